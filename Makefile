@@ -1,0 +1,72 @@
+# DPO, derived and verified. `make render` and `make test` install what they need first.
+SHELL := /bin/bash
+.DELETE_ON_ERROR:
+
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+# Installed first and pinned, so that a machine without a GPU never pulls CUDA wheels.
+TORCH_SPEC ?= torch==2.13.0
+QUALITY ?= medium
+RENDERS := renders
+# One clip per scene module; scenes/catalog.py lists the same names (a test keeps them in step).
+CLIPS := step4_bradley_terry
+
+VALID_QUALITIES := low medium high
+ifeq ($(filter $(QUALITY),$(VALID_QUALITIES)),)
+$(error unknown QUALITY '$(QUALITY)'; valid values: $(VALID_QUALITIES))
+endif
+
+INSTALLED := $(VENV)/.installed
+LAB_SOURCES := $(wildcard lab/*.py)
+SCENE_SHARED := scenes/base.py scenes/style.py scenes/catalog.py scenes/render.py manim.cfg
+
+.DEFAULT_GOAL := help
+.PHONY: help setup system-deps render test lint clean distclean FORCE
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | expand -t 14
+	@echo "Variables: QUALITY=low|medium|high (default medium), PYTHON, TORCH_SPEC"
+	@echo "Render one clip: make $(RENDERS)/<clip>.mp4   clips: $(CLIPS)"
+
+setup: system-deps $(INSTALLED) ## install system packages (if missing) and the .venv
+
+system-deps:
+	@PYTHON=$(PYTHON) tools/ensure-system-deps.sh
+
+$(INSTALLED): pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
+	  { echo "error: Python 3.11+ is needed; $(PYTHON) is $$($(PYTHON) --version 2>&1). Set PYTHON=..." >&2; exit 1; }
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet "$(TORCH_SPEC)"
+	$(VENV)/bin/pip install --quiet -e '.[dev]'
+	@touch $@
+
+render: $(CLIPS:%=$(RENDERS)/%.mp4) $(RENDERS)/claims.json ## render every clip and the claims report into renders/
+	@echo "renders/: $$(cd $(RENDERS) && ls | tr '\n' ' ')"
+
+# Each clip is its own target, so `make -j` renders clips in parallel.
+$(RENDERS)/%.mp4: scenes/%.py $(SCENE_SHARED) $(LAB_SOURCES) build/quality | system-deps $(INSTALLED)
+	$(PY) -m scenes.render $* --quality $(QUALITY)
+
+$(RENDERS)/claims.json: $(LAB_SOURCES) | $(INSTALLED)
+	@mkdir -p $(RENDERS)
+	$(PY) -m lab.cli verify --json > $@.partial && mv $@.partial $@
+
+# Rewritten only when QUALITY changes, so that clips re-render at the new quality.
+build/quality: FORCE
+	@mkdir -p build; echo $(QUALITY) | cmp -s - $@ || echo $(QUALITY) > $@
+
+test: system-deps $(INSTALLED) ## install what is missing, then run ruff and the whole test suite
+	$(VENV)/bin/ruff check lab scenes tests
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+lint: $(INSTALLED) ## ruff
+	$(VENV)/bin/ruff check lab scenes tests
+
+clean: ## remove build outputs and renders (keeps .venv)
+	rm -rf build
+	find $(RENDERS) -mindepth 1 ! -name README.md -delete
+
+distclean: clean ## also remove the .venv
+	rm -rf $(VENV)

@@ -1,0 +1,6 @@
+"""The numerical lab: each step of the DPO derivation, computed and checked. Never imports manim."""
+
+from lab.step4_bradley_terry import bradley_terry_choice, preference_prob
+from lab.step5_dpo_loss import dpo_loss, gradient_weight
+
+__all__ = ["bradley_terry_choice", "dpo_loss", "gradient_weight", "preference_prob"]

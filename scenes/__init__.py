@@ -1,0 +1,1 @@
+"""The lecture's Manim scenes. Presentation only: numbers come from the lab (``lab``)."""

@@ -1,0 +1,58 @@
+"""Test settings shared by the whole suite.
+
+Manim's ``frames_comparison`` needs a ``--set_test`` option (write control frames instead of
+comparing) and ``--show_diff``; it also skips every snapshot when cairo is older than 1.18, and
+Debian 12 ships cairo 1.16, so the minimum is lowered here (our control frames are made with 1.16).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("CUDA_VISIBLE_DEVICES", "")  # tests run on the CPU, GPU or not
+
+ROOT = Path(__file__).resolve().parents[1]
+TEST_MEDIA = ROOT / "build" / "test-media"  # kept between runs: Manim caches compiled TeX here
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption("--set_test", action="store_true", help="write control frames, don't compare")
+    parser.addoption("--show_diff", action="store_true", help="show frame differences on failure")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    from manim.utils.testing import frames_comparison
+
+    frames_comparison.MIN_CAIRO_VERSION = 11600
+    (ROOT / "tests" / "control_data").mkdir(exist_ok=True)
+
+
+@pytest.fixture(scope="session")
+def media_dir() -> Path:
+    TEST_MEDIA.mkdir(parents=True, exist_ok=True)
+    return TEST_MEDIA
+
+
+@pytest.fixture
+def construct_scene(media_dir: Path):
+    """Run a scene's construct in Manim's fast mode (dry run: nothing written, 1 frame a second)."""
+    from manim import tempconfig
+
+    def construct(scene_class):
+        settings = {
+            "dry_run": True,
+            "quality": "low_quality",
+            "frame_rate": 1,
+            "media_dir": str(media_dir),
+            "verbosity": "ERROR",
+            "progress_bar": "none",
+        }
+        with tempconfig(settings):
+            scene = scene_class()
+            scene.render()
+        return scene
+
+    return construct

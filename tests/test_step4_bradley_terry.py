@@ -1,0 +1,28 @@
+"""Step 4's functions, beyond the registered claims."""
+
+from __future__ import annotations
+
+import torch
+
+from lab import bradley_terry_choice, preference_prob
+
+
+def test_preference_prob_is_one_half_for_equal_rewards() -> None:
+    rewards = torch.tensor([-3.0, 0.0, 7.5], dtype=torch.float64)
+    assert torch.allclose(preference_prob(rewards, rewards), torch.full_like(rewards, 0.5))
+
+
+def test_preference_probabilities_of_a_pair_sum_to_one() -> None:
+    a = torch.tensor([1e3, -2.0, 0.3], dtype=torch.float64)
+    b = torch.tensor([-1e3, 5.0, 0.1], dtype=torch.float64)
+    total = preference_prob(a, b) + preference_prob(b, a)
+    assert torch.allclose(total, torch.ones_like(total), atol=1e-15)
+
+
+def test_bradley_terry_choice_survives_huge_rewards() -> None:
+    p = bradley_terry_choice(torch.tensor(1e4, dtype=torch.float64), torch.tensor(0.0))
+    assert torch.isfinite(p) and p.item() == 1.0
+
+
+def test_preference_prob_broadcasts() -> None:
+    assert preference_prob(torch.zeros(3, 1), torch.zeros(1, 4)).shape == (3, 4)
