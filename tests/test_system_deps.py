@@ -1,0 +1,45 @@
+"""tools/ensure-system-deps.sh: a no-op when everything is there; the exact command when not root."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+SCRIPT = Path(__file__).resolve().parents[1] / "tools" / "ensure-system-deps.sh"
+
+
+def _fake_bin(tmp_path: Path, uid: int) -> Path:
+    """A PATH with bash and the basics, an `id` that reports ``uid`` and none of the packages."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    for tool in ("bash", "env", "cat"):
+        os.symlink(shutil.which(tool), bin_dir / tool)
+    (bin_dir / "id").write_text(f"#!/bin/sh\necho {uid}\n")
+    (bin_dir / "id").chmod(0o755)
+    return bin_dir
+
+
+def test_present_packages_make_it_a_quiet_no_op() -> None:
+    result = subprocess.run(["bash", str(SCRIPT)], capture_output=True, text=True, check=False)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == "" and result.stderr == ""
+
+
+def test_missing_packages_without_root_print_the_command_to_run(tmp_path: Path) -> None:
+    bin_dir = _fake_bin(tmp_path, uid=1000)
+    env = {"PATH": str(bin_dir), "PYTHON": shutil.which("python3")}
+    result = subprocess.run(
+        [str(bin_dir / "bash"), str(SCRIPT)], capture_output=True, text=True, env=env, check=False
+    )
+    assert result.returncode == 1
+    for package in (
+        "libcairo2-dev",
+        "libpango1.0-dev",
+        "pkg-config",
+        "texlive-latex-extra",
+        "dvisvgm",
+    ):
+        assert package in result.stderr
+    assert "apt-get install -y --no-install-recommends" in result.stderr
