@@ -12,6 +12,8 @@ import argparse
 import json
 import sys
 
+import torch
+
 from lab.claims import STEP_TITLES, Verdict, all_claims, steps_with_claims, verify_all
 
 USAGE_ERROR = 2
@@ -100,6 +102,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    # The lab's tensors are tiny: extra threads cost more in synchronisation than they save, and on
+    # a shared machine they made `verify` several times slower.
+    torch.set_num_threads(1)
     parser = build_parser()
     args = parser.parse_args(argv)
     return args.handler(args, args.subparser)
