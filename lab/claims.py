@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 CLAIM_MODULES: tuple[str, ...] = (
     "lab.step1_objective",
     "lab.step2_optimal_policy",
+    "lab.step3_reparameterisation",
     "lab.step4_bradley_terry",
 )
 

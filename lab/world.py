@@ -20,10 +20,15 @@ from dataclasses import dataclass
 
 import torch
 
-from lab.step4_bradley_terry import preference_prob
 from lab.validation import check_beta, check_distribution, check_finite, check_same_responses
 
 DTYPE = torch.float64
+
+
+def bradley_terry(reward_1: torch.Tensor, reward_2: torch.Tensor) -> torch.Tensor:
+    """P(y1 ≻ y2) = σ(r1 − r2), the labels' law. (Step 4 checks the sampled labels against
+    e^r1 / (e^r1 + e^r2); it is not imported from there so that step 4 may build on this module.)"""
+    return torch.sigmoid(reward_1 - reward_2)
 
 
 @dataclass(frozen=True)
@@ -167,14 +172,14 @@ def population_pair_weights(world: World) -> torch.Tensor:
     """
     q = pair_distribution(world)
     either_order = q + q.transpose(-2, -1)
-    return either_order * preference_prob(world.reward[:, :, None], world.reward[:, None, :])
+    return either_order * bradley_terry(world.reward[:, :, None], world.reward[:, None, :])
 
 
 def sample_preference_pairs(
     world: World,
     n_pairs: int,
     seed: int,
-    preference: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] = preference_prob,
+    preference: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] = bradley_terry,
 ) -> PreferencePairs:
     """Draw ``n_pairs`` labelled pairs: (y1, y2) from ``pair_distribution``, then y1 ≻ y2 with
     probability ``preference(r(x, y1), r(x, y2))`` — Bradley–Terry, σ(r1 − r2), by default."""
