@@ -22,6 +22,7 @@ CLAIM_MODULES: tuple[str, ...] = (
     "lab.step2_optimal_policy",
     "lab.step3_reparameterisation",
     "lab.step4_bradley_terry",
+    "lab.step5_dpo_loss",
 )
 
 # The derivation's five steps, and the topics the lecture covers beyond them.

@@ -66,38 +66,40 @@ class World:
 
 
 def default_world() -> World:
-    """ "What is 2 + 2?" and two more prompts, five responses each, β = 1.
+    """ "What is 2 + 2?" and two more prompts, five responses each, β = 0.5.
 
     π_ref is SFT-like: mostly right, sometimes verbose, sometimes wrong. The reward prefers correct
     and concise answers; the third prompt's rewards sit higher overall, so its Z(x) differs.
+    Rewards of about ±1 keep Bradley–Terry labels noisy (σ(1 − (−1.25)) ≈ 0.9), and β = 0.5 ≠ 1,
+    so a formula that forgets β gives a visibly different answer.
     """
     table = {
         "What is 2 + 2?": {
-            "4": (0.35, 2.0),
-            "2 + 2 = 4": (0.25, 1.2),
-            "Four.": (0.10, 1.6),
-            "22": (0.18, -1.5),
-            "5, trust me!": (0.12, -2.5),
+            "4": (0.35, 1.0),
+            "2 + 2 = 4": (0.25, 0.6),
+            "Four.": (0.10, 0.8),
+            "22": (0.18, -0.75),
+            "5, trust me!": (0.12, -1.25),
         },
         "What is the capital of France?": {
-            "Paris": (0.30, 1.8),
-            "Paris, of course.": (0.15, 1.0),
-            "The capital of France is Paris.": (0.25, 1.3),
-            "Lyon": (0.12, -1.5),
-            "I don't know.": (0.18, -0.5),
+            "Paris": (0.30, 0.9),
+            "Paris, of course.": (0.15, 0.5),
+            "The capital of France is Paris.": (0.25, 0.65),
+            "Lyon": (0.12, -0.75),
+            "I don't know.": (0.18, -0.25),
         },
         "Name a prime number.": {
-            "7": (0.30, 2.5),
-            "2": (0.25, 2.2),
-            "9": (0.15, 0.5),
-            "1": (0.10, 0.8),
-            "A prime has two divisors.": (0.20, 1.5),
+            "7": (0.30, 1.25),
+            "2": (0.25, 1.1),
+            "9": (0.15, 0.25),
+            "1": (0.10, 0.4),
+            "A prime has two divisors.": (0.20, 0.75),
         },
     }
     pi_ref = torch.tensor([[p for p, _ in row.values()] for row in table.values()], dtype=DTYPE)
     reward = torch.tensor([[r for _, r in row.values()] for row in table.values()], dtype=DTYPE)
     responses = tuple(tuple(row) for row in table.values())
-    return World(tuple(table), responses, pi_ref, reward, beta=1.0)
+    return World(tuple(table), responses, pi_ref, reward, beta=0.5)
 
 
 def random_world(
