@@ -23,6 +23,7 @@ CLAIM_MODULES: tuple[str, ...] = (
     "lab.step3_reparameterisation",
     "lab.step4_bradley_terry",
     "lab.step5_dpo_loss",
+    "lab.step6_gradient",
 )
 
 # The derivation's five steps, and the topics the lecture covers beyond them.
