@@ -40,6 +40,11 @@ DEFAULT_LR = 0.1
 RECORD_EVERY = 10
 
 
+def _bar_disabled(progress: bool | None) -> bool | None:
+    """tqdm's ``disable``: None lets tqdm show a bar only when stderr is a terminal."""
+    return None if progress is None else not progress
+
+
 def pick_device(requested: str | None = None) -> torch.device:
     """``requested`` if given, else cuda when present, else cpu."""
     if requested is not None:
@@ -116,7 +121,7 @@ def train_dpo(
     device: torch.device | str | None = None,
     loss_fn: LossFn = dpo_loss,
     target: torch.Tensor | None = None,
-    progress: bool = False,
+    progress: bool | None = False,
     description: str = "DPO",
 ) -> Trained:
     """Train a ``TabularPolicy`` on pair weights with the DPO loss (step 5, eq. 7): Adam, learning
@@ -132,7 +137,8 @@ def train_dpo(
     schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimiser, steps)
     history: list[tuple[int, float]] = []
     target = None if target is None else target.to(device, DTYPE)
-    for step in tqdm(range(steps), desc=description, disable=not progress, leave=False):
+    bar = tqdm(range(steps), desc=description, disable=_bar_disabled(progress), leave=False)
+    for step in bar:
         if target is not None and step % RECORD_EVERY == 0:
             with torch.no_grad():
                 history.append((step, (policy.probs() - target).abs().max().item()))
@@ -250,10 +256,11 @@ def run(
     steps: int = DEFAULT_STEPS,
     lr: float = DEFAULT_LR,
     device: torch.device | str | None = None,
-    progress: bool = False,
+    progress: bool | None = False,
 ) -> tuple[RunReport, Trained]:
     """Train DPO and the RLHF pipeline on the same data — the population (``n_pairs`` None) or
     ``n_pairs`` pairs sampled with ``seed`` — and compare both with the closed-form π*."""
+    start = time.perf_counter()
     beta = world.beta if beta is None else check_beta(beta)
     device = pick_device(device if device is None else str(device))
     if n_pairs is None:
@@ -288,6 +295,50 @@ def run(
         mle_exists=bool(mle_exists(weights).all()),
         metrics=trained.metrics,
         device=str(device),
-        seconds=trained.seconds,
+        seconds=time.perf_counter() - start,  # DPO and the RLHF pipeline together
     )
     return report, trained
+
+
+@dataclass
+class Experiment:
+    """Every run of one ``run_experiments`` call, and what the figures need from them."""
+
+    world: World
+    beta: float
+    reports: list[RunReport]
+    trained: list[Trained]
+
+    @property
+    def star(self) -> torch.Tensor:
+        return optimal_policy(self.world.pi_ref, self.world.reward, self.beta)
+
+    def population(self) -> tuple[RunReport, Trained] | None:
+        for report, trained in zip(self.reports, self.trained, strict=True):
+            if report.mode == "population":
+                return report, trained
+        return None
+
+
+def run_experiments(
+    world: World,
+    sample_sizes: tuple[int, ...] = (500, 5000, 50000),
+    seeds: tuple[int, ...] = (0, 1, 2, 3, 4),
+    population: bool = True,
+    beta: float | None = None,
+    steps: int = DEFAULT_STEPS,
+    lr: float = DEFAULT_LR,
+    device: torch.device | str | None = None,
+    progress: bool | None = None,
+) -> Experiment:
+    """The population run (if asked) and one run per (N, seed). ``progress`` None: a bar when
+    stderr is a terminal."""
+    beta = world.beta if beta is None else check_beta(beta)
+    plan: list[tuple[int | None, int | None]] = [(None, None)] if population else []
+    plan += [(n, seed) for n in sample_sizes for seed in seeds]
+    reports, trained = [], []
+    for n_pairs, seed in tqdm(plan, desc="runs", disable=_bar_disabled(progress)):
+        report, result = run(world, n_pairs, seed, beta, steps, lr, device, progress=progress)
+        reports.append(report)
+        trained.append(result)
+    return Experiment(world, beta, reports, trained)
