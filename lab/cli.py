@@ -77,7 +77,14 @@ def format_table(verdicts: list[Verdict]) -> str:
     return "\n".join(lines)
 
 
+def _single_threaded() -> None:
+    """The claims and the tabular runs use tiny tensors: extra threads cost more in synchronisation
+    than they save, and on a shared 2-core machine they made `verify` several times slower."""
+    torch.set_num_threads(1)
+
+
 def cmd_verify(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+    _single_threaded()
     claims = all_claims()
     if args.step is not None:
         valid = steps_with_claims()
@@ -156,6 +163,7 @@ def cmd_train(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
 
     from lab.report import format_table
 
+    _single_threaded()
     experiment = _experiment(args, parser)
     command = "dpo-lab " + shlex.join(sys.argv[1:] if args.argv is None else args.argv)
     if args.json:
@@ -175,6 +183,7 @@ def cmd_plots(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     from lab.plots import write_figures
     from lab.report import markdown_report
 
+    _single_threaded()
     experiment = _experiment(args, parser)
     out = Path(args.out)
     command = "dpo-lab " + shlex.join(sys.argv[1:] if args.argv is None else args.argv)
@@ -258,9 +267,6 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    # The lab's tensors are tiny: extra threads cost more in synchronisation than they save, and on
-    # a shared machine they made `verify` several times slower.
-    torch.set_num_threads(1)
     parser = build_parser()
     args = parser.parse_args(argv)
     args.argv = argv  # for the command line recorded in reports

@@ -175,7 +175,9 @@ def _check_kl_nonnegative(kl: Callable[[torch.Tensor, torch.Tensor], torch.Tenso
     )
 
 
-def _check_beta_limits(policy: Callable[[torch.Tensor, torch.Tensor, float], torch.Tensor]):
+def _check_beta_limits(
+    policy: Callable[[torch.Tensor, torch.Tensor, float], torch.Tensor],
+) -> Evidence:
     """The maximiser π*_β at β = 10⁴ against π_ref and at β = 10⁻⁴ against the one-hot argmax of r.
     (Step 2 shows that the closed form is the maximiser.)"""
     large, small = 1e4, 1e-4
