@@ -1,16 +1,24 @@
 """``dpo-lab``: the lab's command line.
 
-    dpo-lab verify [--step N] [--json]   run every claim's check and refutation
+    dpo-lab verify [--step N] [--json]          run every claim's check and refutation
+    dpo-lab train --policy tabular [--json]     DPO and the RLHF pipeline on a toy world, vs π*
+    dpo-lab plots [--out renders]               the training runs, figures and report, as files
 
-Exit status: 0 when every selected claim passed and was refuted, 1 when any was not,
-2 for bad usage.
+Exit status: 0 when every selected claim passed and was refuted (verify) or the runs finished
+(train, plots), 1 when a claim did not hold, 2 for bad usage.
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
+import os
+import shlex
 import sys
+from pathlib import Path
+
+import torch
 
 from lab.claims import STEP_TITLES, Verdict, all_claims, steps_with_claims, verify_all
 
@@ -69,7 +77,14 @@ def format_table(verdicts: list[Verdict]) -> str:
     return "\n".join(lines)
 
 
+def _single_threaded() -> None:
+    """The claims and the tabular runs use tiny tensors: extra threads cost more in synchronisation
+    than they save, and on a shared 2-core machine they made `verify` several times slower."""
+    torch.set_num_threads(1)
+
+
 def cmd_verify(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+    _single_threaded()
     claims = all_claims()
     if args.step is not None:
         valid = steps_with_claims()
@@ -85,6 +100,142 @@ def cmd_verify(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int
     return 0 if all(v.ok for v in verdicts) else 1
 
 
+def _experiment(args: argparse.Namespace, parser: argparse.ArgumentParser):
+    """Run what the training options ask for; bad values are usage errors (exit 2)."""
+    from lab.train import run_experiments
+    from lab.world import default_world, random_world
+
+    if args.steps < 1 or any(n < 1 for n in args.n_pairs):
+        parser.error("--steps and every --n-pairs must be ≥ 1")
+    try:
+        world = (
+            default_world()
+            if args.world == "default"
+            else random_world(args.prompts, args.responses, args.world_seed)
+        )
+        return run_experiments(
+            world,
+            sample_sizes=tuple(args.n_pairs) if args.mode != "population" else (),
+            seeds=tuple(args.seeds),
+            population=args.mode != "samples",
+            beta=args.beta,
+            steps=args.steps,
+            lr=args.lr,
+            device=args.device,
+            progress=None,  # a bar on stderr when it is a terminal
+        )
+    except ValueError as error:
+        parser.error(str(error))
+
+
+def _training_json(experiment, command: str) -> dict:
+    from lab.report import summarise
+
+    world = experiment.world
+    return {
+        "command": command,
+        "world": {"prompts": list(world.prompts), "responses": [list(r) for r in world.responses]},
+        "beta": experiment.beta,
+        "summary": summarise(experiment.reports),
+        "runs": [r.as_dict() for r in experiment.reports],
+    }
+
+
+def _write_atomically(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(f".{path.name}.partial")
+    partial.write_text(text)
+    os.replace(partial, path)
+
+
+def cmd_train(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+    if args.policy == "transformer":
+        if importlib.util.find_spec("lab.train_transformer") is None:
+            print(
+                "dpo-lab train: --policy transformer is not available yet "
+                "(lab/train_transformer.py does not exist); use --policy tabular",
+                file=sys.stderr,
+            )
+            return USAGE_ERROR
+        from lab import train_transformer
+
+        return train_transformer.main(args)
+
+    from lab.report import format_table
+
+    _single_threaded()
+    experiment = _experiment(args, parser)
+    command = "dpo-lab " + shlex.join(sys.argv[1:] if args.argv is None else args.argv)
+    if args.json:
+        print(json.dumps(_training_json(experiment, command), indent=2, ensure_ascii=False))
+    else:
+        print(format_table(experiment.reports))
+    if args.plots is not None:
+        from lab.plots import write_figures
+
+        for path in write_figures(experiment, Path(args.plots)):
+            print(f"wrote {path}", file=sys.stderr)
+    return 0
+
+
+def cmd_plots(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+    """The standard runs, written as files: figures/, training.json and lab_report.md."""
+    from lab.plots import write_figures
+    from lab.report import markdown_report
+
+    _single_threaded()
+    experiment = _experiment(args, parser)
+    out = Path(args.out)
+    command = "dpo-lab " + shlex.join(sys.argv[1:] if args.argv is None else args.argv)
+    figures = write_figures(experiment, out / "figures")
+    _write_atomically(
+        out / "training.json",
+        json.dumps(_training_json(experiment, command), indent=2, ensure_ascii=False) + "\n",
+    )
+    pngs = [str(p.relative_to(out)) for p in figures if p.suffix == ".png"]
+    _write_atomically(out / "lab_report.md", markdown_report(experiment, command, pngs))
+    for path in [*figures, out / "training.json", out / "lab_report.md"]:
+        print(f"wrote {path}")
+    return 0
+
+
+def _add_training_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--world",
+        choices=("default", "random"),
+        default="default",
+        help="the 'What is 2 + 2?' world, or a seeded random one",
+    )
+    parser.add_argument("--prompts", type=int, default=4, help="random world: prompts")
+    parser.add_argument("--responses", type=int, default=6, help="random world: responses")
+    parser.add_argument("--world-seed", type=int, default=0, help="random world: seed")
+    parser.add_argument("--beta", type=float, help="KL strength β (default: the world's)")
+    parser.add_argument(
+        "--mode",
+        choices=("population", "samples", "both"),
+        default="both",
+        help="train on the exact pair distribution, on sampled pairs, or both",
+    )
+    parser.add_argument(
+        "--n-pairs",
+        type=int,
+        nargs="+",
+        default=[500, 5000, 50000],
+        metavar="N",
+        help="sample sizes for samples mode",
+    )
+    parser.add_argument(
+        "--seeds",
+        type=int,
+        nargs="+",
+        default=[0, 1, 2, 3, 4],
+        help="one run per seed and sample size",
+    )
+    parser.add_argument("--steps", type=int, default=1000, help="Adam steps per run")
+    parser.add_argument("--lr", type=float, default=0.1, help="Adam's initial learning rate")
+    parser.add_argument("--device", help="cpu or cuda (default: cuda when present)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="dpo-lab", description="The DPO lab: every step of the derivation, in numbers."
@@ -96,12 +247,29 @@ def build_parser() -> argparse.ArgumentParser:
     verify.add_argument("--step", type=int, help="only the claims of this step")
     verify.add_argument("--json", action="store_true", help="print a JSON array instead of a table")
     verify.set_defaults(handler=cmd_verify, subparser=verify)
+
+    train = commands.add_parser(
+        "train", help="train DPO and the RLHF pipeline on a toy world; compare with π*"
+    )
+    train.add_argument("--policy", choices=("tabular", "transformer"), default="tabular")
+    _add_training_options(train)
+    train.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    train.add_argument("--plots", metavar="DIR", help="also write the figures (PNG, SVG) to DIR")
+    train.set_defaults(handler=cmd_train, subparser=train)
+
+    plots = commands.add_parser(
+        "plots", help="run the training and write figures/, training.json and lab_report.md"
+    )
+    _add_training_options(plots)
+    plots.add_argument("--out", default="renders", help="output folder (default: renders)")
+    plots.set_defaults(handler=cmd_plots, subparser=plots)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    args.argv = argv  # for the command line recorded in reports
     return args.handler(args, args.subparser)
 
 
