@@ -1,4 +1,4 @@
-"""tools/ensure-system-deps.sh: a no-op when everything is there; the exact command when not root."""
+"""tools/ensure-system-deps.sh: a quiet no-op when all is there; the exact command when not root."""
 
 from __future__ import annotations
 
