@@ -1,6 +1,7 @@
 """``dpo-lab``: the lab's command line.
 
     dpo-lab verify [--step N] [--json]   run every claim's check and refutation
+    dpo-lab train --policy transformer   DPO on a tiny transformer, compared with π* (--help)
 
 Exit status: 0 when every selected claim passed and was refuted, 1 when any was not,
 2 for bad usage.
@@ -96,7 +97,18 @@ def build_parser() -> argparse.ArgumentParser:
     verify.add_argument("--step", type=int, help="only the claims of this step")
     verify.add_argument("--json", action="store_true", help="print a JSON array instead of a table")
     verify.set_defaults(handler=cmd_verify, subparser=verify)
+    add_train_command(commands)
     return parser
+
+
+def add_train_command(commands) -> None:
+    """``dpo-lab train``: the transformer run lives in lab/train_transformer.py."""
+    from lab import train_transformer
+
+    train = commands.add_parser("train", help="train a policy with DPO and compare it with π*")
+    train.add_argument("--policy", choices=["transformer"], required=True, help="what to train")
+    train_transformer.add_arguments(train)
+    train.set_defaults(handler=train_transformer.main_from_args, subparser=train)
 
 
 def main(argv: list[str] | None = None) -> int:

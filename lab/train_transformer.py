@@ -1,0 +1,671 @@
+"""DPO on a tiny transformer, checked against the closed-form optimum π* = π_ref·exp(r/β)/Z.
+
+The tabular lab trains one free parameter per response; here the policy is a causal language model
+that scores a response as a sum of token log-probs (``lab.sequences``). The world is small enough
+(``lab.token_world``: 259 responses per prompt) to list every response, so π_θ, π_ref and π* are
+whole distributions and "DPO reaches π*" is a measurement: total variation, max |error| and
+KL(π_θ ‖ π*) over every response of every prompt.
+
+Preference pairs: a prompt uniformly, two different responses from a *proposal*, the first
+preferred with Bradley–Terry probability σ(r₁ − r₂) under the true reward.
+- The default proposal is uniform over the enumerated responses, so that every response is compared
+  with every other one: the DPO loss then pins every log-ratio, and its minimiser is π*.
+- ``--pairs-from reference`` draws both responses from π_ref, as in the DPO paper. Responses that
+  π_ref almost never produces then (almost) never appear in a pair, nothing in the loss holds their
+  probability down, and DPO moves mass onto them: the "mass on unseen responses" failure.
+Data modes: population (every labelled pair, weighted by its probability: the exact expected
+loss), finite samples (N pairs: the mean loss over them) and a preference file (its rows, equally
+weighted).
+
+Each step is ONE forward pass over the distinct sequences of the batch (chosen and rejected
+together), the DPO loss of ``lab.step5_dpo_loss`` on their sequence log-probs, and Adam. log π_ref
+is computed once before training (π_ref is frozen). Logged metrics carry TRL's names.
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import json
+import math
+import sys
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import torch
+from tokenizers import Tokenizer
+from tqdm import tqdm
+
+from lab.palette import PALETTE
+from lab.policies import WARMUP_STEPS, TinyLMConfig, reference_policy
+from lab.preference_data import (
+    PreferenceBatch,
+    PreferenceDataError,
+    concatenated_forward,
+    enumerated_preference_batch,
+    load_preferences,
+)
+from lab.sequences import SequenceBatch, batch_logprobs, collate
+from lab.step4_bradley_terry import preference_prob
+from lab.step5_dpo_loss import dpo_loss
+from lab.token_world import TokenWorld, build_tokenizer, response_space, response_text
+
+METRIC_NAMES = (
+    "loss",
+    "rewards/chosen",
+    "rewards/rejected",
+    "rewards/margins",
+    "rewards/accuracies",
+    "logps/chosen",
+    "logps/rejected",
+)
+PROPOSALS = ("uniform", "reference")
+FIGURE_DIR = Path("renders/figures")
+
+
+@dataclass(frozen=True)
+class TransformerSetup:
+    """Everything a run depends on. The defaults are the lecture's setup."""
+
+    beta: float = 0.5
+    steps: int = 800
+    learning_rate: float = 3e-3
+    warmup_steps: int = WARMUP_STEPS
+    seed: int = 0
+    pairs_from: str = "uniform"  # the proposal the two responses of a pair are drawn from
+    batch_pairs: int | None = None  # pairs per step; None: all of them (full batch)
+    model: TinyLMConfig = field(default_factory=TinyLMConfig)
+
+    def __post_init__(self) -> None:
+        if not (math.isfinite(self.beta) and self.beta > 0):
+            raise ValueError(f"beta must be a finite number > 0, got {self.beta}")
+        if self.steps < 1 or self.warmup_steps < 0:
+            raise ValueError(
+                f"need steps ≥ 1 and warmup_steps ≥ 0, got {self.steps}, {self.warmup_steps}"
+            )
+        if self.pairs_from not in PROPOSALS:
+            raise ValueError(f"pairs_from must be one of {PROPOSALS}, got {self.pairs_from!r}")
+
+
+def pick_device() -> torch.device:
+    """cuda when present, else cpu."""
+    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
+# --- the enumerated world: π_ref, r and π* over every response ------------------------------------
+
+
+@dataclass(frozen=True)
+class EnumeratedWorld:
+    """Every response of every prompt, with π_ref, r and π* as tables.
+
+    space: every prompt ∘ response, prompt-major (row x·n + y holds response y of prompt x).
+    responses: the n responses' token ids, the same for every prompt.
+    pi_ref, reward, pi_star: float64 tables. Shape: (n_prompts, n)
+    """
+
+    world: TokenWorld
+    tokenizer: Tokenizer
+    beta: float
+    space: SequenceBatch
+    responses: tuple[tuple[int, ...], ...]
+    pi_ref: torch.Tensor
+    reward: torch.Tensor
+    pi_star: torch.Tensor
+
+    def response_names(self) -> list[str]:
+        return [response_text(self.tokenizer, r) or "∅" for r in self.responses]
+
+
+def enumerate_world(
+    world: TokenWorld, tokenizer: Tokenizer, reference: torch.nn.Module, beta: float
+) -> EnumeratedWorld:
+    """π_ref's probability of every response, the reward table, and π* computed from the two."""
+    responses = tuple(response_space(world, tokenizer))
+    prompts = [tokenizer.encode(p).ids for p in world.prompts]
+    space = collate(
+        [p for p in prompts for _ in responses],
+        [r for _ in prompts for r in responses],
+        world.eos_id,
+    )
+    pi_ref = enumerated_probs(reference, space).reshape(len(prompts), len(responses))
+    reward = torch.tensor(
+        [[world.reward(x, response_text(tokenizer, y)) for y in responses] for x in world.prompts],
+        dtype=torch.float64,
+    )
+    pi_star = optimal_policy(pi_ref, reward, beta)
+    return EnumeratedWorld(world, tokenizer, beta, space, responses, pi_ref, reward, pi_star)
+
+
+def enumerated_probs(model: torch.nn.Module, space: SequenceBatch) -> torch.Tensor:
+    """π(y | x) of every row of ``space``, computed in float64 on a copy of the model, so that the
+    comparison with π* is not limited by float32 rounding. Shape: (len(space),)"""
+    model64 = copy.deepcopy(model).double().eval()
+    device = next(model64.parameters()).device
+    with torch.no_grad():
+        return batch_logprobs(model64, space.to(device)).exp().cpu()
+
+
+# TODO(merge lab-tabular): take optimal_policy, total_variation and kl_divergence from the
+# tabular lab once its branch is merged, instead of these three.
+def optimal_policy(pi_ref: torch.Tensor, reward: torch.Tensor, beta: float) -> torch.Tensor:
+    """π* = π_ref·exp(r/β)/Z(x), in log space. Shapes: (..., n) → (..., n)."""
+    return torch.softmax(pi_ref.log() + reward / beta, dim=-1)
+
+
+def total_variation(p: torch.Tensor, q: torch.Tensor) -> torch.Tensor:
+    """½ Σ_y |p(y) − q(y)| over the last dimension."""
+    return 0.5 * (p - q).abs().sum(dim=-1)
+
+
+def kl_divergence(p: torch.Tensor, q: torch.Tensor) -> torch.Tensor:
+    """Σ_y p(y) log(p(y)/q(y)) over the last dimension (q > 0: a softmax never gives 0 here)."""
+    return torch.where(p > 0, p * (p.log() - q.log()), 0.0).sum(dim=-1)
+
+
+def pair_proposal(enumerated: EnumeratedWorld, pairs_from: str) -> torch.Tensor:
+    """The distribution the two responses of a pair are drawn from. Shape: (n_prompts, n)"""
+    if pairs_from == "reference":
+        return enumerated.pi_ref
+    return torch.full_like(enumerated.pi_ref, 1 / enumerated.pi_ref.shape[-1])
+
+
+def pair_distribution(proposal: torch.Tensor) -> torch.Tensor:
+    """q(x, y₁, y₂): x uniform, (y₁, y₂) ~ proposal ⊗ proposal given y₁ ≠ y₂.
+
+    Shape: (n_prompts, n, n); sums to 1; zero on the diagonal.
+    """
+    n_prompts, n = proposal.shape
+    joint = proposal[:, :, None] * proposal[:, None, :] * (1 - torch.eye(n, dtype=proposal.dtype))
+    return joint / joint.sum(dim=(-2, -1), keepdim=True) / n_prompts
+
+
+def population_pair_weights(proposal: torch.Tensor, reward: torch.Tensor) -> torch.Tensor:
+    """Probability of each labelled triple (x, y_w, y_l): (q(x,w,l) + q(x,l,w))·σ(r_w − r_l).
+
+    The exact expected DPO loss is Σ weights·loss. Shape: (n_prompts, n, n); sums to 1.
+    """
+    q = pair_distribution(proposal)
+    return (q + q.transpose(-2, -1)) * preference_prob(reward[:, :, None], reward[:, None, :])
+
+
+def sampled_pair_weights(
+    proposal: torch.Tensor, reward: torch.Tensor, n_pairs: int, seed: int
+) -> torch.Tensor:
+    """The fraction of N sampled labelled pairs that are each (x, y_w, y_l).
+
+    Pairs are drawn from ``pair_distribution``, labelled by Bradley–Terry with the true reward; the
+    mean DPO loss over the N pairs is Σ weights·loss. Shape: (n_prompts, n, n); sums to 1.
+    """
+    if n_pairs < 1:
+        raise ValueError(f"n_pairs must be ≥ 1, got {n_pairs}")
+    n_prompts, n = proposal.shape
+    generator = torch.Generator().manual_seed(seed)
+    flat_q = pair_distribution(proposal).reshape(-1)
+    draws = torch.multinomial(flat_q, n_pairs, replacement=True, generator=generator)
+    prompt, first, second = draws // (n * n), (draws // n) % n, draws % n
+    p_first = preference_prob(reward[prompt, first], reward[prompt, second])
+    first_wins = torch.rand(n_pairs, generator=generator, dtype=torch.float64) < p_first
+    winner = torch.where(first_wins, first, second)
+    loser = torch.where(first_wins, second, first)
+    flat = (prompt * n + winner) * n + loser
+    counts = torch.bincount(flat, minlength=n_prompts * n * n).to(torch.float64)
+    return counts.reshape(n_prompts, n, n) / n_pairs
+
+
+def world_pairs(
+    enumerated: EnumeratedWorld, pairs_from: str, n_pairs: int | None, seed: int
+) -> PreferenceBatch:
+    """Population pairs (``n_pairs`` None) or N sampled pairs over the enumerated world."""
+    proposal = pair_proposal(enumerated, pairs_from)
+    if n_pairs is None:
+        weights = population_pair_weights(proposal, enumerated.reward)
+    else:
+        weights = sampled_pair_weights(proposal, enumerated.reward, n_pairs, seed)
+    return enumerated_preference_batch(enumerated.space, weights)
+
+
+def policy_probs(policy: torch.nn.Module, enumerated: EnumeratedWorld) -> torch.Tensor:
+    """π_θ over every response of every prompt. Shape: (n_prompts, n)"""
+    return enumerated_probs(policy, enumerated.space).reshape(enumerated.pi_star.shape)
+
+
+def distance_to_optimum(pi_theta: torch.Tensor, pi_star: torch.Tensor) -> dict[str, float]:
+    """The worst prompt's TV(π_θ, π*) and KL(π_θ ‖ π*), and the largest |π_θ(y|x) − π*(y|x)|.
+
+    β·KL(π_θ ‖ π*) is how much of the RLHF objective π_θ leaves on the table (step 2).
+    """
+    return {
+        "max_abs_error": (pi_theta - pi_star).abs().max().item(),
+        "tv": total_variation(pi_theta, pi_star).max().item(),
+        "kl": kl_divergence(pi_theta, pi_star).max().item(),
+    }
+
+
+# --- the DPO step ---------------------------------------------------------------------------------
+
+
+def dpo_batch_metrics(
+    policy: torch.nn.Module, batch: PreferenceBatch, beta: float
+) -> tuple[torch.Tensor, dict[str, float]]:
+    """The weighted DPO loss of a batch, from one concatenated forward pass, and TRL's metrics.
+
+    Args:
+        policy: π_θ, a causal LM.
+        batch: pairs with ``reference_logps`` (``PreferenceBatch.with_reference``).
+        beta: the KL strength β.
+
+    Returns:
+        (loss, metrics): the scalar Σ_p weight_p·L_DPO(p), differentiable; and the weighted means
+        of the detached implicit rewards β·log π_θ/π_ref ("rewards/chosen", "rewards/rejected"),
+        of their difference ("rewards/margins"), the weight of pairs whose chosen reward is higher
+        ("rewards/accuracies") and the policy's log-probs ("logps/chosen", "logps/rejected").
+    """
+    if batch.reference_logps is None:
+        raise ValueError("the batch needs log π_ref first: call batch.with_reference(reference)")
+    policy_chosen_logps, policy_rejected_logps = concatenated_forward(policy, batch)
+    losses, chosen_rewards, rejected_rewards = dpo_loss(
+        policy_chosen_logps,
+        policy_rejected_logps,
+        batch.reference_logps[batch.chosen_index],
+        batch.reference_logps[batch.rejected_index],
+        beta,
+    )
+    weight = batch.weight.to(losses.dtype)
+    loss = (weight * losses).sum()
+
+    def mean(values: torch.Tensor) -> float:
+        return (weight * values.detach().to(weight.dtype)).sum().item()
+
+    metrics = {
+        "loss": loss.item(),
+        "rewards/chosen": mean(chosen_rewards),
+        "rewards/rejected": mean(rejected_rewards),
+        "rewards/margins": mean(chosen_rewards - rejected_rewards),
+        "rewards/accuracies": mean((chosen_rewards > rejected_rewards).float()),
+        "logps/chosen": mean(policy_chosen_logps),
+        "logps/rejected": mean(policy_rejected_logps),
+    }
+    return loss, metrics
+
+
+def start_policy(reference: torch.nn.Module) -> torch.nn.Module:
+    """π_θ at step 0: a trainable copy of π_ref (the loss starts at ln 2, every reward at 0)."""
+    return copy.deepcopy(reference).requires_grad_(True)
+
+
+def train_dpo(
+    policy: torch.nn.Module,
+    batch: PreferenceBatch,
+    beta: float,
+    steps: int,
+    learning_rate: float,
+    batch_pairs: int | None = None,
+    seed: int = 0,
+    progress: bool = True,
+    description: str = "DPO",
+) -> list[dict[str, float]]:
+    """Train π_θ in place with the DPO loss and Adam; return the metrics of every step.
+
+    Args:
+        policy: π_θ, usually ``start_policy(reference)``.
+        batch: the pairs, with ``reference_logps``, on the policy's device.
+        batch_pairs: pairs drawn per step, with probability their weight; None: every pair.
+        seed: seeds the draws of pairs.
+        progress: show a tqdm bar (on stderr).
+
+    Returns:
+        One dict per step with the METRIC_NAMES, measured before that step's update.
+    """
+    generator = torch.Generator().manual_seed(seed)
+    optimizer = torch.optim.Adam(policy.parameters(), lr=learning_rate)
+    policy.train()
+    history = []
+    bar = tqdm(range(steps), desc=description, disable=not progress, leave=False, file=sys.stderr)
+    for _ in bar:
+        step_batch = batch
+        if batch_pairs is not None and batch_pairs < len(batch):
+            drawn = torch.multinomial(batch.weight.cpu(), batch_pairs, generator=generator)
+            step_batch = batch.subset(drawn.to(batch.weight.device))
+        loss, metrics = dpo_batch_metrics(policy, step_batch, beta)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        history.append(metrics)
+        bar.set_postfix(loss=f"{metrics['loss']:.4f}", margin=f"{metrics['rewards/margins']:.3f}")
+    policy.eval()
+    return history
+
+
+# --- a whole run ----------------------------------------------------------------------------------
+
+
+@dataclass
+class RunReport:
+    """One training run: its data, its distance to π*, its metrics and its timing."""
+
+    mode: str  # "population", "samples" or "file"
+    pairs: int  # N: pairs sampled or read; for the population, the number of labelled triples
+    seed: int
+    max_abs_error: float | None  # None when no true reward is known (a file of other prompts)
+    tv: float | None
+    kl: float | None
+    reference_tv: float | None  # TV(π_ref, π*): the distance DPO has to close
+    step0: dict[str, float]  # the first step's metrics: loss ln 2, rewards 0
+    metrics: dict[str, float]  # the last step's metrics
+    seconds: float
+    device: str
+    figure: str | None = None
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+def run_training(
+    setup: TransformerSetup,
+    reference: torch.nn.Module,
+    batch: PreferenceBatch,
+    enumerated: EnumeratedWorld | None,
+    mode: str,
+    pairs: int,
+    seed: int,
+    progress: bool = True,
+) -> tuple[RunReport, torch.nn.Module]:
+    """Train π_θ from π_ref on ``batch``; compare it with π* when ``enumerated`` is given."""
+    device = next(reference.parameters()).device
+    started = time.perf_counter()
+    batch = batch.to(device).with_reference(reference)
+    policy = start_policy(reference)
+    history = train_dpo(
+        policy,
+        batch,
+        setup.beta,
+        setup.steps,
+        setup.learning_rate,
+        setup.batch_pairs,
+        seed,
+        progress,
+        description=f"DPO {mode} ({pairs} pairs)",
+    )
+    distance: dict[str, float | None] = dict.fromkeys(("max_abs_error", "tv", "kl"))
+    reference_tv = None
+    if enumerated is not None:
+        distance = distance_to_optimum(policy_probs(policy, enumerated), enumerated.pi_star)
+        reference_tv = total_variation(enumerated.pi_ref, enumerated.pi_star).max().item()
+    report = RunReport(
+        mode=mode,
+        pairs=pairs,
+        seed=seed,
+        **distance,
+        reference_tv=reference_tv,
+        step0=history[0],
+        metrics=history[-1],
+        seconds=time.perf_counter() - started,
+        device=str(device),
+    )
+    return report, policy
+
+
+def plot_policies(
+    enumerated: EnumeratedWorld,
+    pi_theta: torch.Tensor,
+    prompt_index: int,
+    title: str,
+    stem: Path,
+    top: int = 8,
+) -> list[Path]:
+    """Bars of π_ref, π* and π_θ over one prompt's likeliest responses, the rest pooled in one bar.
+
+    Writes ``stem``.png and ``stem``.svg; returns their paths. Colours are the lecture's palette.
+    """
+    from matplotlib.figure import (
+        Figure,
+    )  # here: the CLI and tests that draw nothing skip the import
+
+    tables = [enumerated.pi_ref, enumerated.pi_star, pi_theta]
+    rows = torch.stack([t[prompt_index] for t in tables])
+    shown = rows.max(dim=0).values.argsort(descending=True)[:top]
+    rest = rows.sum(dim=1) - rows[:, shown].sum(dim=1)
+    names = [enumerated.response_names()[i] for i in shown.tolist()]
+    labels = [name if name == "∅" else f"“{name}”" for name in names]
+    labels.append(f"the other {rows.shape[1] - len(shown)}")
+    values = torch.cat([rows[:, shown], rest[:, None]], dim=1)
+
+    figure = Figure(figsize=(10, 4.2), facecolor=PALETTE.background)
+    axes = figure.add_subplot()
+    axes.set_facecolor(PALETTE.background)
+    width = 0.27
+    legend = (
+        (r"$\pi_{\mathrm{ref}}$", PALETTE.reference),
+        (r"$\pi^*$ (closed form)", PALETTE.optimal),
+        (r"$\pi_\theta$ (DPO)", PALETTE.policy),
+    )
+    for k, (label, colour) in enumerate(legend):
+        positions = [i + (k - 1) * width for i in range(len(labels))]
+        axes.bar(positions, values[k].tolist(), width, label=label, color=colour)
+    axes.set_xticks(range(len(labels)), labels)
+    axes.set_ylabel("probability", color=PALETTE.text)
+    axes.set_title(title, color=PALETTE.text)
+    axes.tick_params(colors=PALETTE.text)
+    for spine in axes.spines.values():
+        spine.set_color(PALETTE.muted)
+    axes.legend(facecolor=PALETTE.background, labelcolor=PALETTE.text, edgecolor=PALETTE.muted)
+    figure.tight_layout()
+    stem.parent.mkdir(parents=True, exist_ok=True)
+    paths = [stem.with_suffix(".png"), stem.with_suffix(".svg")]
+    for path in paths:
+        figure.savefig(path, facecolor=PALETTE.background)
+    return paths
+
+
+def run_transformer(
+    setup: TransformerSetup,
+    sample_sizes: list[int] | None = None,
+    seeds: int = 1,
+    data: Path | None = None,
+    figure_dir: Path | None = FIGURE_DIR,
+    progress: bool = True,
+    world: TokenWorld | None = None,
+    device: torch.device | None = None,
+) -> dict:
+    """The runs of ``dpo-lab train --policy transformer``; returns the report as a dict.
+
+    The population run by default; one finite-sample run per N in ``sample_sizes`` and seed; or one
+    run on the preference file ``data``. π_ref is warmed up once and shared by every run.
+    """
+    world = world or TokenWorld()
+    device = device or pick_device()
+    tokenizer = build_tokenizer(world)
+    reference = reference_policy(
+        world, tokenizer, setup.seed, setup.warmup_steps, setup.model, device
+    )
+    enumerated = enumerate_world(world, tokenizer, reference, setup.beta)
+
+    jobs: list[tuple[str, int, int, PreferenceBatch, EnumeratedWorld | None]] = []
+    notes = []
+    if data is not None:
+        records = load_preferences(data, world, tokenizer, setup.model.n_positions)
+        known = set(records.prompts) <= set(world.prompts)
+        if known:
+            notes.append(
+                f"{data}: every prompt is one of the world's, so π_θ is compared with the world's "
+                "π*, which assumes the file's preferences came from the world's reward "
+                "(true of data/example_preferences.jsonl)."
+            )
+        else:
+            notes.append(
+                f"{data}: prompts outside the world: no true reward, no π* to compare with."
+            )
+        jobs.append(
+            ("file", len(records.batch), setup.seed, records.batch, enumerated if known else None)
+        )
+    elif sample_sizes:
+        for n_pairs in sample_sizes:
+            for seed in range(setup.seed, setup.seed + seeds):
+                batch = world_pairs(enumerated, setup.pairs_from, n_pairs, seed)
+                jobs.append(("samples", n_pairs, seed, batch, enumerated))
+    else:
+        batch = world_pairs(enumerated, setup.pairs_from, None, setup.seed)
+        jobs.append(("population", len(batch), setup.seed, batch, enumerated))
+
+    runs = []
+    for mode, pairs, seed, batch, target in jobs:
+        report, policy = run_training(setup, reference, batch, target, mode, pairs, seed, progress)
+        if figure_dir is not None:
+            suffix = "" if mode == "population" else f"_{mode}_{pairs}_seed{seed}"
+            title = f"“{world.prompts[0]}”: DPO on a transformer, {mode}"
+            if report.tv is not None:
+                title += rf" — TV($\pi_\theta$, $\pi^*$) = {report.tv:.3g}"
+            paths = plot_policies(
+                enumerated,
+                policy_probs(policy, enumerated),
+                0,
+                title,
+                figure_dir / f"transformer_policies{suffix}",
+            )
+            report.figure = str(paths[0])
+        runs.append(report.as_dict())
+    parameters = sum(p.numel() for p in reference.parameters())
+    return {
+        "policy": "transformer",
+        "setup": asdict(setup) | {"parameters": parameters, "device": str(device)},
+        "world": {
+            "prompts": list(world.prompts),
+            "responses_per_prompt": len(enumerated.responses),
+            "vocabulary": list(world.vocabulary),
+            "max_response_tokens": world.max_response_tokens,
+        },
+        "notes": notes,
+        "runs": runs,
+    }
+
+
+# --- the command line: `dpo-lab train --policy transformer` -------------------------------------
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The transformer run's options on the ``train`` subcommand."""
+    defaults = TransformerSetup()
+    group = parser.add_argument_group("--policy transformer")
+    group.add_argument("--steps", type=int, default=defaults.steps, help="DPO steps per run")
+    group.add_argument("--beta", type=float, default=defaults.beta, help="the KL strength β")
+    group.add_argument("--lr", type=float, default=defaults.learning_rate, help="Adam's step size")
+    group.add_argument("--seed", type=int, default=defaults.seed, help="seeds π_ref and the pairs")
+    group.add_argument(
+        "--warmup-steps", type=int, default=defaults.warmup_steps, help="SFT steps that make π_ref"
+    )
+    group.add_argument(
+        "--pairs",
+        type=int,
+        nargs="+",
+        metavar="N",
+        help="finite-sample runs with N sampled pairs each (default: the population run)",
+    )
+    group.add_argument("--seeds", type=int, default=1, help="finite-sample runs per N")
+    group.add_argument(
+        "--pairs-from",
+        choices=PROPOSALS,
+        default=defaults.pairs_from,
+        help="draw a pair's two responses uniformly (default) or from π_ref",
+    )
+    group.add_argument("--batch-pairs", type=int, help="pairs per step (default: all)")
+    group.add_argument(
+        "--data", type=Path, help="train on a JSONL file of {prompt, chosen, rejected}"
+    )
+    group.add_argument(
+        "--figures", type=Path, default=FIGURE_DIR, help="where figures go (PNG and SVG)"
+    )
+    group.add_argument("--no-figures", action="store_true", help="draw no figure")
+    group.add_argument("--json", action="store_true", help="print the report as JSON")
+    group.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
+def main_from_args(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+    """Run ``dpo-lab train --policy transformer`` with parsed arguments; 2 for bad usage or data."""
+    try:
+        setup = TransformerSetup(
+            beta=args.beta,
+            steps=args.steps,
+            learning_rate=args.lr,
+            warmup_steps=args.warmup_steps,
+            seed=args.seed,
+            pairs_from=args.pairs_from,
+            batch_pairs=args.batch_pairs,
+        )
+        if args.pairs and args.data:
+            raise ValueError("--pairs and --data are two different data sources: pick one")
+        if (args.pairs and min(args.pairs) < 1) or args.seeds < 1:
+            raise ValueError("--pairs and --seeds take numbers ≥ 1")
+    except ValueError as error:
+        parser.error(str(error))
+    try:
+        report = run_transformer(
+            setup,
+            sample_sizes=args.pairs,
+            seeds=args.seeds,
+            data=args.data,
+            figure_dir=None if args.no_figures else args.figures,
+            progress=not args.quiet,
+        )
+    except (PreferenceDataError, OSError) as error:
+        print(f"dpo-lab train: {error}", file=sys.stderr)
+        return 2
+    print(json.dumps(report, indent=2, ensure_ascii=False) if args.json else format_report(report))
+    return 0
+
+
+def format_report(report: dict) -> str:
+    """The report as a table, one row per run, with the step-0 check and the figures."""
+    setup, world = report["setup"], report["world"]
+    lines = [
+        f"DPO on a tiny transformer: GPT-2, {setup['model']['n_layer']} layers × "
+        f"{setup['model']['n_embd']}, {setup['parameters']:,} parameters, on {setup['device']}",
+        f"world: prompts {', '.join(map(repr, world['prompts']))}; "
+        f"{world['responses_per_prompt']} responses each (≤ {world['max_response_tokens']} tokens)",
+        f"π_ref: the model after {setup['warmup_steps']} supervised warm-up steps; "
+        f"β = {setup['beta']}, {setup['steps']} Adam steps at lr {setup['learning_rate']}, "
+        f"pairs drawn from: {setup['pairs_from']}",
+        *report["notes"],
+        "",
+    ]
+    header = ("run", "pairs", "seed", "TV(π_θ,π*)", "max|π_θ−π*|", "KL(π_θ‖π*)", "TV(π_ref,π*)",
+              "loss", "margins", "accuracies", "seconds")  # fmt: skip
+    rows = [header]
+    for run in report["runs"]:
+        m = run["metrics"]
+        rows.append(
+            (
+                run["mode"],
+                str(run["pairs"]),
+                str(run["seed"]),
+                _number(run["tv"]),
+                _number(run["max_abs_error"]),
+                _number(run["kl"]),
+                _number(run["reference_tv"]),
+                f"{m['loss']:.4f}",
+                f"{m['rewards/margins']:.3f}",
+                f"{m['rewards/accuracies']:.3f}",
+                f"{run['seconds']:.1f}",
+            )
+        )
+    widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
+    table = ["  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)) for row in rows]
+    table.insert(1, "  ".join("-" * w for w in widths))
+    lines += [line.rstrip() for line in table]
+    lines.append("")
+    for run in report["runs"]:
+        step0 = run["step0"]
+        biggest = max(abs(step0["rewards/chosen"]), abs(step0["rewards/rejected"]))
+        lines.append(
+            f"step 0 ({run['mode']}, {run['pairs']}): loss {step0['loss']:.6f} "
+            f"(ln 2 = {math.log(2):.6f}), |mean reward| ≤ {biggest:.1e}"
+        )
+    figures = [run["figure"] for run in report["runs"] if run.get("figure")]
+    if figures:
+        lines.append("figures (PNG and SVG): " + ", ".join(figures))
+    return "\n".join(lines)
+
+
+def _number(value: float | None) -> str:
+    return "—" if value is None else f"{value:.4g}"
