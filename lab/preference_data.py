@@ -15,6 +15,8 @@ and when responses repeat (as they do, massively, in population mode) a row is c
 from __future__ import annotations
 
 import json
+import math
+import random
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -27,6 +29,9 @@ from lab.token_world import EOS, TokenWorld, encode_response
 
 REQUIRED_KEYS = ("prompt", "chosen", "rejected")
 MAX_PROBLEMS_SHOWN = 20
+EXAMPLE_FILE = Path(__file__).resolve().parents[1] / "data" / "example_preferences.jsonl"
+EXAMPLE_ROWS = 48
+EXAMPLE_SEED = 0
 
 
 @dataclass(frozen=True)
@@ -265,3 +270,36 @@ def _kind(value: object) -> str:
     names = {dict: "an object", list: "a list", str: "a string", bool: "a boolean"}
     names |= {int: "a number", float: "a number", type(None): "null"}
     return names.get(type(value), type(value).__name__)
+
+
+def example_records(world: TokenWorld, n_rows: int, seed: int) -> list[dict[str, str]]:
+    """Preference rows as a labeller following the world's reward would write them.
+
+    Each row: a prompt uniformly; two different responses from its SFT examples, drawn by their
+    counts; the first preferred with Bradley–Terry probability σ(r₁ − r₂). Python's own seeded
+    ``random.Random`` makes the rows identical on every platform and torch version.
+    """
+    rng = random.Random(seed)
+    records = []
+    for _ in range(n_rows):
+        prompt = rng.choice(world.prompts)
+        examples = world.sft_examples[prompt]
+        first = rng.choices(list(examples), weights=list(examples.values()))[0]
+        others = [text for text in examples if text != first]
+        second = rng.choices(others, weights=[examples[text] for text in others])[0]
+        margin = world.reward(prompt, first) - world.reward(prompt, second)
+        first_wins = rng.random() < 1 / (1 + math.exp(-margin))
+        chosen, rejected = (first, second) if first_wins else (second, first)
+        records.append({"prompt": prompt, "chosen": chosen, "rejected": rejected})
+    return records
+
+
+def write_jsonl(path: str | Path, records: list[dict[str, str]]) -> None:
+    """One JSON object per line, UTF-8."""
+    lines = [json.dumps(record, ensure_ascii=False) for record in records]
+    Path(path).write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
+if __name__ == "__main__":  # python -m lab.preference_data: rewrite the example file
+    write_jsonl(EXAMPLE_FILE, example_records(TokenWorld(), EXAMPLE_ROWS, EXAMPLE_SEED))
+    print(f"wrote {EXAMPLE_ROWS} rows to {EXAMPLE_FILE}")

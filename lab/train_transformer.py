@@ -38,7 +38,7 @@ from tokenizers import Tokenizer
 from tqdm import tqdm
 
 from lab.palette import PALETTE
-from lab.policies import WARMUP_STEPS, TinyLMConfig, reference_policy
+from lab.policies import WARMUP_STEPS, TinyLMConfig, reference_policy, single_cpu_thread
 from lab.preference_data import (
     PreferenceBatch,
     PreferenceDataError,
@@ -323,17 +323,19 @@ def train_dpo(
     policy.train()
     history = []
     bar = tqdm(range(steps), desc=description, disable=not progress, leave=False, file=sys.stderr)
-    for _ in bar:
-        step_batch = batch
-        if batch_pairs is not None and batch_pairs < len(batch):
-            drawn = torch.multinomial(batch.weight.cpu(), batch_pairs, generator=generator)
-            step_batch = batch.subset(drawn.to(batch.weight.device))
-        loss, metrics = dpo_batch_metrics(policy, step_batch, beta)
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
-        history.append(metrics)
-        bar.set_postfix(loss=f"{metrics['loss']:.4f}", margin=f"{metrics['rewards/margins']:.3f}")
+    with single_cpu_thread():
+        for _ in bar:
+            step_batch = batch
+            if batch_pairs is not None and batch_pairs < len(batch):
+                drawn = torch.multinomial(batch.weight.cpu(), batch_pairs, generator=generator)
+                step_batch = batch.subset(drawn.to(batch.weight.device))
+            loss, metrics = dpo_batch_metrics(policy, step_batch, beta)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            history.append(metrics)
+            margin = metrics["rewards/margins"]
+            bar.set_postfix(loss=f"{metrics['loss']:.4f}", margin=f"{margin:.3f}")
     policy.eval()
     return history
 
