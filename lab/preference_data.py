@@ -71,16 +71,22 @@ class PreferenceBatch:
             None if self.reference_logps is None else self.reference_logps.to(device),
         )
 
+    def draw(self, count: int, generator: torch.Generator) -> PreferenceBatch:
+        """A minibatch of ``count`` pairs drawn with replacement, each with probability its weight
+        and weighing 1/count: its loss is an unbiased estimate of the whole batch's."""
+        drawn = torch.multinomial(self.weight.cpu(), count, replacement=True, generator=generator)
+        return self.subset(drawn.to(self.weight.device))
+
     def subset(self, pairs: torch.Tensor) -> PreferenceBatch:
-        """The pairs ``pairs`` (indices), with only the rows they use; weights renormalised."""
+        """The pairs at the indices ``pairs`` (repeats allowed), each weighing 1/len(pairs), with
+        only the rows they use."""
         chosen, rejected = self.chosen_index[pairs], self.rejected_index[pairs]
         rows, inverse = torch.unique(torch.cat([chosen, rejected]), return_inverse=True)
-        weight = self.weight[pairs]
         return PreferenceBatch(
             self.sequences.select(rows),
             inverse[: len(pairs)],
             inverse[len(pairs) :],
-            weight / weight.sum(),
+            torch.full((len(pairs),), 1 / len(pairs), dtype=torch.float64, device=pairs.device),
             None if self.reference_logps is None else self.reference_logps[rows],
         )
 

@@ -22,8 +22,9 @@ from dataclasses import dataclass
 
 import torch
 
-# How many float elements one logsumexp chunk may touch: its (x − max).exp() temporary is this big.
-# 2²² float32 elements are 16 MiB, against 823 MB for a full (8, 512, 50 257) log-softmax copy.
+# The workspace holds this many logits: 2²² float32 elements are 16 MiB, against 823 MB for a full
+# (8, 512, 50 257) log-softmax copy. Far smaller chunks are slower on several threads: each chunk is
+# a parallel region, and on a busy machine every region waits for a descheduled thread.
 CHUNK_ELEMENTS = 2**22
 
 
@@ -36,9 +37,9 @@ def sequence_logprobs(
 ) -> torch.Tensor:
     """log π(y | x) for each row: the sum of the response tokens' log-probabilities.
 
-    Each token's log-probability is its logit minus the logsumexp of its position's logits, so
-    no (B, T, V) log-softmax copy is ever made: the logsumexp runs over chunks of positions of at
-    most ``chunk_elements`` logits, and only (B, T) numbers are kept.
+    Each token's log-probability is its logit minus the logsumexp of its position's logits,
+    computed over chunks of at most ``chunk_elements`` logits in a reused workspace, so no
+    (B, T, V) log-softmax copy is ever made (``ChunkedTokenLogProbs``).
 
     Args:
         logits: the model's scores; logits[:, t] predicts the token at t + 1. Shape: (B, T, V)
@@ -65,10 +66,12 @@ def sequence_logprobs(
     if completion_mask[:, 0].bool().any():
         raise ValueError("position 0 cannot be a response token: no logits come before it")
 
-    # The shift: the logits at t − 1 score the token at t.
-    labels = input_ids[:, 1:]
+    # The shift: the logits at t − 1 score the token at t. Rolling the labels (rather than slicing
+    # logits[:, :-1], a non-contiguous view) scores the model's output as one matrix; the last
+    # column, which wrapped around, is dropped.
+    labels = input_ids.roll(-1, dims=1)
     loss_mask = completion_mask[:, 1:].bool()
-    token_logps = token_logprobs(logits[:, :-1], labels, chunk_elements)
+    token_logps = token_logprobs(logits, labels, chunk_elements)[:, :-1]
     # torch.where, not a product: a masked position never turns a −inf into a NaN.
     summed = torch.where(loss_mask, token_logps, 0.0).sum(-1)
     if average_log_prob:
@@ -84,23 +87,69 @@ def token_logprobs(
     Args:
         logits: scores. Shape: (B, T, V)
         labels: the token each position scores. Shape: (B, T)
+        chunk_elements: how many logits one chunk holds (memory, not maths).
 
     Returns:
         log-probabilities of the labels. Shape: (B, T)
     """
-    batch, length, vocab = logits.shape
-    target_logits = logits.gather(-1, labels.unsqueeze(-1)).squeeze(-1)
-    # Slicing along T keeps views of ``logits``: under autograd, logsumexp saves its input (a view)
-    # and its (B, chunk) result, so training memory grows by (B, T) numbers, not by (B, T, V).
-    positions_per_chunk = max(1, chunk_elements // max(1, batch * vocab))
-    log_normalisers = torch.cat(
+    vocab = logits.shape[-1]
+    positions_per_chunk = max(1, chunk_elements // vocab)
+    if logits.is_contiguous():  # a model's output: all B·T positions are rows of one matrix
+        flat = ChunkedTokenLogProbs.apply(
+            logits.view(-1, vocab), labels.reshape(-1), positions_per_chunk
+        )
+        return flat.view(labels.shape)
+    # A view such as logits[:, :-1]: one batch row at a time, each of them contiguous.
+    return torch.stack(
         [
-            torch.logsumexp(logits[:, start : start + positions_per_chunk], dim=-1)
-            for start in range(0, length, positions_per_chunk)
-        ],
-        dim=1,
+            ChunkedTokenLogProbs.apply(row, row_labels, positions_per_chunk)
+            for row, row_labels in zip(logits, labels, strict=True)
+        ]
     )
-    return target_logits - log_normalisers
+
+
+class ChunkedTokenLogProbs(torch.autograd.Function):
+    """log softmax(logits)[label] = logit[label] − log Σ_v exp(logit[v]) for every row of an (N, V)
+    matrix, a chunk of rows at a time, through one workspace allocated once and reused.
+
+    Why not ``log_softmax(logits).gather(...)``: that is an (N, V) copy (823 MB for GPT-2's
+    vocabulary at B = 8, T = 512). Why not ``torch.logsumexp`` per chunk: it allocates and frees a
+    chunk-sized temporary per chunk, which the C allocator does not always reuse (the benchmark saw
+    the process grow by 0.5 GB about one run in three). The backward pass writes
+    (onehot(label) − softmax)·grad into the logits' gradient chunk by chunk: that gradient is
+    (N, V) whatever one does, and nothing else of that size is made.
+    """
+
+    @staticmethod
+    def forward(ctx, logits, labels, rows_per_chunk: int):
+        rows, vocab = logits.shape
+        token_logps = logits.new_empty(rows)
+        workspace = logits.new_empty(min(rows_per_chunk, rows) * vocab)
+        for chunk in _chunks(rows, rows_per_chunk):
+            log_probs = workspace[: (chunk.stop - chunk.start) * vocab].view(-1, vocab)
+            torch.log_softmax(logits[chunk], dim=-1, out=log_probs)
+            token_logps[chunk] = log_probs.gather(-1, labels[chunk, None]).squeeze(-1)
+        ctx.save_for_backward(logits, labels)
+        ctx.rows_per_chunk = rows_per_chunk
+        return token_logps
+
+    @staticmethod
+    @torch.autograd.function.once_differentiable
+    def backward(ctx, grad_token_logps):
+        logits, labels = ctx.saved_tensors
+        grad_logits = torch.empty_like(logits)
+        for chunk in _chunks(logits.shape[0], ctx.rows_per_chunk):
+            grad = grad_token_logps[chunk, None]
+            chunk_grad = grad_logits[chunk]  # ∂/∂logit_v = (1[v = label] − softmax_v)·grad
+            torch.softmax(logits[chunk], dim=-1, out=chunk_grad)
+            chunk_grad.mul_(-grad).scatter_add_(-1, labels[chunk, None], grad)
+        return grad_logits, None, None
+
+
+def _chunks(rows: int, rows_per_chunk: int):
+    return (
+        slice(start, min(start + rows_per_chunk, rows)) for start in range(0, rows, rows_per_chunk)
+    )
 
 
 @dataclass(frozen=True)

@@ -311,7 +311,8 @@ def train_dpo(
     Args:
         policy: π_θ, usually ``start_policy(reference)``.
         batch: the pairs, with ``reference_logps``, on the policy's device.
-        batch_pairs: pairs drawn per step, with probability their weight; None: every pair.
+        batch_pairs: pairs per step, drawn with probability their weight (``PreferenceBatch.draw``);
+            None: every pair, every step (full batch).
         seed: seeds the draws of pairs.
         progress: show a tqdm bar (on stderr).
 
@@ -325,10 +326,7 @@ def train_dpo(
     bar = tqdm(range(steps), desc=description, disable=not progress, leave=False, file=sys.stderr)
     with single_cpu_thread():
         for _ in bar:
-            step_batch = batch
-            if batch_pairs is not None and batch_pairs < len(batch):
-                drawn = torch.multinomial(batch.weight.cpu(), batch_pairs, generator=generator)
-                step_batch = batch.subset(drawn.to(batch.weight.device))
+            step_batch = batch if batch_pairs is None else batch.draw(batch_pairs, generator)
             loss, metrics = dpo_batch_metrics(policy, step_batch, beta)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()

@@ -163,18 +163,28 @@ def test_concatenated_forward_equals_two_separate_forwards() -> None:
     assert torch.allclose(rejected_logps, separate_rejected, atol=1e-5)
 
 
-def test_a_subset_keeps_its_pairs_and_renormalises() -> None:
+def test_a_subset_keeps_its_pairs_with_equal_weights() -> None:
     chosen = [ids("4"), ids("= 4"), ids("4 4 4"), ids("4")]
     rejected = [ids("5"), ids("2 2"), ids("+"), ids("2 2")]
     full = preference_batch([PROMPT] * 4, chosen, rejected, WORLD.eos_id, weights=[1, 2, 3, 4])
-    part = full.subset(torch.tensor([3, 1]))
-    assert torch.allclose(part.weight, torch.tensor([4 / 6, 2 / 6], dtype=torch.float64))
-    for i, original in enumerate([3, 1]):
-        for index, full_index in (
-            (part.chosen_index, full.chosen_index),
-            (part.rejected_index, full.rejected_index),
-        ):
-            assert torch.equal(
-                part.sequences.input_ids[index[i]], full.sequences.input_ids[full_index[original]]
-            )
+    picked = [3, 1, 3]
+    part = full.subset(torch.tensor(picked))
+    assert torch.allclose(part.weight, torch.full((3,), 1 / 3, dtype=torch.float64))
     assert len(part.sequences) == 3  # "4", "= 4", "2 2"
+    rows = part.sequences.input_ids
+    for i, original in enumerate(picked):
+        assert torch.equal(
+            rows[part.chosen_index[i]], full.sequences.input_ids[full.chosen_index[original]]
+        )
+        assert torch.equal(
+            rows[part.rejected_index[i]], full.sequences.input_ids[full.rejected_index[original]]
+        )
+
+
+def test_draws_follow_the_pair_weights() -> None:
+    chosen, rejected = [ids("4"), ids("= 4")], [ids("5"), ids("2 2")]
+    full = preference_batch([PROMPT] * 2, chosen, rejected, WORLD.eos_id, weights=[0.9, 0.1])
+    drawn = full.draw(4000, torch.Generator().manual_seed(0))
+    first_pair = full.sequences.input_ids[full.chosen_index[0]]
+    share = sum(torch.equal(drawn.sequences.input_ids[i], first_pair) for i in drawn.chosen_index)
+    assert abs(share / 4000 - 0.9) < 0.02
