@@ -53,6 +53,11 @@ $(RENDERS)/claims.json: $(LAB_SOURCES) | $(INSTALLED)
 	@mkdir -p $(RENDERS)
 	$(PY) -m lab.cli verify --json > $@.partial && mv $@.partial $@
 
+# The lab's training report: runs vs π*, figures/ (PNG, SVG), training.json, lab_report.md.
+render: $(RENDERS)/lab_report.md
+$(RENDERS)/lab_report.md: $(LAB_SOURCES) | $(INSTALLED)
+	$(PY) -m lab.cli plots --out $(RENDERS)
+
 # Rewritten only when QUALITY changes, so that clips re-render at the new quality.
 build/quality: FORCE
 	@mkdir -p build; echo $(QUALITY) | cmp -s - $@ || echo $(QUALITY) > $@

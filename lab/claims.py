@@ -17,7 +17,15 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 # Modules that register claims. A new step module adds itself here.
-CLAIM_MODULES: tuple[str, ...] = ("lab.step4_bradley_terry", "lab.step7_sequence_logprobs")
+CLAIM_MODULES: tuple[str, ...] = (
+    "lab.step1_objective",
+    "lab.step2_optimal_policy",
+    "lab.step3_reparameterisation",
+    "lab.step4_bradley_terry",
+    "lab.step5_dpo_loss",
+    "lab.step6_gradient",
+    "lab.step7_sequence_logprobs",
+)
 
 # The derivation's five steps, and the topics the lecture covers beyond them.
 STEP_TITLES: dict[int, str] = {

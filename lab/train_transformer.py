@@ -28,6 +28,7 @@ import argparse
 import copy
 import json
 import math
+import statistics
 import sys
 import time
 from dataclasses import asdict, dataclass, field
@@ -41,15 +42,18 @@ from lab.palette import PALETTE
 from lab.policies import WARMUP_STEPS, TinyLMConfig, reference_policy, single_cpu_thread
 from lab.preference_data import (
     PreferenceBatch,
-    PreferenceDataError,
     concatenated_forward,
     enumerated_preference_batch,
     load_preferences,
 )
 from lab.sequences import SequenceBatch, batch_logprobs, collate
+from lab.step1_objective import total_variation
+from lab.step2_optimal_policy import optimal_policy
 from lab.step4_bradley_terry import preference_prob
 from lab.step5_dpo_loss import dpo_loss
 from lab.token_world import TokenWorld, build_tokenizer, response_space, response_text
+from lab.train import compare_to_optimum, mle_exists, pick_device
+from lab.validation import check_beta
 
 METRIC_NAMES = (
     "loss",
@@ -61,7 +65,7 @@ METRIC_NAMES = (
     "logps/rejected",
 )
 PROPOSALS = ("uniform", "reference")
-FIGURE_DIR = Path("renders/figures")
+SAMPLE_SIZES = (1000, 10000, 100000)  # finite-sample runs when --n-pairs is not given
 
 
 @dataclass(frozen=True)
@@ -78,19 +82,13 @@ class TransformerSetup:
     model: TinyLMConfig = field(default_factory=TinyLMConfig)
 
     def __post_init__(self) -> None:
-        if not (math.isfinite(self.beta) and self.beta > 0):
-            raise ValueError(f"beta must be a finite number > 0, got {self.beta}")
+        check_beta(self.beta)
         if self.steps < 1 or self.warmup_steps < 0:
             raise ValueError(
                 f"need steps ≥ 1 and warmup_steps ≥ 0, got {self.steps}, {self.warmup_steps}"
             )
         if self.pairs_from not in PROPOSALS:
             raise ValueError(f"pairs_from must be one of {PROPOSALS}, got {self.pairs_from!r}")
-
-
-def pick_device() -> torch.device:
-    """cuda when present, else cpu."""
-    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
 
 
 # --- the enumerated world: π_ref, r and π* over every response ------------------------------------
@@ -147,23 +145,8 @@ def enumerated_probs(model: torch.nn.Module, space: SequenceBatch) -> torch.Tens
         return batch_logprobs(model64, space.to(device)).exp().cpu()
 
 
-# TODO(merge lab-tabular): take optimal_policy, total_variation and kl_divergence from the
-# tabular lab once its branch is merged, instead of these three.
-def optimal_policy(pi_ref: torch.Tensor, reward: torch.Tensor, beta: float) -> torch.Tensor:
-    """π* = π_ref·exp(r/β)/Z(x), in log space. Shapes: (..., n) → (..., n)."""
-    return torch.softmax(pi_ref.log() + reward / beta, dim=-1)
-
-
-def total_variation(p: torch.Tensor, q: torch.Tensor) -> torch.Tensor:
-    """½ Σ_y |p(y) − q(y)| over the last dimension."""
-    return 0.5 * (p - q).abs().sum(dim=-1)
-
-
-def kl_divergence(p: torch.Tensor, q: torch.Tensor) -> torch.Tensor:
-    """Σ_y p(y) log(p(y)/q(y)) over the last dimension (q > 0: a softmax never gives 0 here)."""
-    return torch.where(p > 0, p * (p.log() - q.log()), 0.0).sum(dim=-1)
-
-
+# lab.world draws a pair's responses from π_ref; here the distribution they are drawn from is a
+# parameter (uniform by default), so these three take that proposal instead of a World.
 def pair_proposal(enumerated: EnumeratedWorld, pairs_from: str) -> torch.Tensor:
     """The distribution the two responses of a pair are drawn from. Shape: (n_prompts, n)"""
     if pairs_from == "reference":
@@ -214,33 +197,28 @@ def sampled_pair_weights(
     return counts.reshape(n_prompts, n, n) / n_pairs
 
 
+def world_pair_weights(
+    enumerated: EnumeratedWorld, pairs_from: str, n_pairs: int | None, seed: int
+) -> torch.Tensor:
+    """The population's pair weights (``n_pairs`` None) or those of N sampled pairs, over the
+    enumerated world. Shape: (n_prompts, n, n)"""
+    proposal = pair_proposal(enumerated, pairs_from)
+    if n_pairs is None:
+        return population_pair_weights(proposal, enumerated.reward)
+    return sampled_pair_weights(proposal, enumerated.reward, n_pairs, seed)
+
+
 def world_pairs(
     enumerated: EnumeratedWorld, pairs_from: str, n_pairs: int | None, seed: int
 ) -> PreferenceBatch:
-    """Population pairs (``n_pairs`` None) or N sampled pairs over the enumerated world."""
-    proposal = pair_proposal(enumerated, pairs_from)
-    if n_pairs is None:
-        weights = population_pair_weights(proposal, enumerated.reward)
-    else:
-        weights = sampled_pair_weights(proposal, enumerated.reward, n_pairs, seed)
+    """``world_pair_weights`` as a PreferenceBatch over the enumerated responses."""
+    weights = world_pair_weights(enumerated, pairs_from, n_pairs, seed)
     return enumerated_preference_batch(enumerated.space, weights)
 
 
 def policy_probs(policy: torch.nn.Module, enumerated: EnumeratedWorld) -> torch.Tensor:
     """π_θ over every response of every prompt. Shape: (n_prompts, n)"""
     return enumerated_probs(policy, enumerated.space).reshape(enumerated.pi_star.shape)
-
-
-def distance_to_optimum(pi_theta: torch.Tensor, pi_star: torch.Tensor) -> dict[str, float]:
-    """The worst prompt's TV(π_θ, π*) and KL(π_θ ‖ π*), and the largest |π_θ(y|x) − π*(y|x)|.
-
-    β·KL(π_θ ‖ π*) is how much of the RLHF objective π_θ leaves on the table (step 2).
-    """
-    return {
-        "max_abs_error": (pi_theta - pi_star).abs().max().item(),
-        "tv": total_variation(pi_theta, pi_star).max().item(),
-        "kl": kl_divergence(pi_theta, pi_star).max().item(),
-    }
 
 
 # --- the DPO step ---------------------------------------------------------------------------------
@@ -303,7 +281,7 @@ def train_dpo(
     learning_rate: float,
     batch_pairs: int | None = None,
     seed: int = 0,
-    progress: bool = True,
+    progress: bool | None = None,
     description: str = "DPO",
 ) -> list[dict[str, float]]:
     """Train π_θ in place with the DPO loss and Adam; return the metrics of every step.
@@ -314,7 +292,7 @@ def train_dpo(
         batch_pairs: pairs per step, drawn with probability their weight (``PreferenceBatch.draw``);
             None: every pair, every step (full batch).
         seed: seeds the draws of pairs.
-        progress: show a tqdm bar (on stderr).
+        progress: a tqdm bar on stderr; None: only when stderr is a terminal.
 
     Returns:
         One dict per step with the METRIC_NAMES, measured before that step's update.
@@ -323,7 +301,8 @@ def train_dpo(
     optimizer = torch.optim.Adam(policy.parameters(), lr=learning_rate)
     policy.train()
     history = []
-    bar = tqdm(range(steps), desc=description, disable=not progress, leave=False, file=sys.stderr)
+    disable = None if progress is None else not progress
+    bar = tqdm(range(steps), desc=description, disable=disable, leave=False, file=sys.stderr)
     with single_cpu_thread():
         for _ in bar:
             step_batch = batch if batch_pairs is None else batch.draw(batch_pairs, generator)
@@ -343,19 +322,25 @@ def train_dpo(
 
 @dataclass
 class RunReport:
-    """One training run: its data, its distance to π*, its metrics and its timing."""
+    """One training run, compared with π* when the world's reward is known. Field names follow
+    the tabular runs' (``lab.train.RunReport``) where they mean the same."""
 
     mode: str  # "population", "samples" or "file"
-    pairs: int  # N: pairs sampled or read; for the population, the number of labelled triples
-    seed: int
-    max_abs_error: float | None  # None when no true reward is known (a file of other prompts)
-    tv: float | None
-    kl: float | None
-    reference_tv: float | None  # TV(π_ref, π*): the distance DPO has to close
-    step0: dict[str, float]  # the first step's metrics: loss ln 2, rewards 0
-    metrics: dict[str, float]  # the last step's metrics
-    seconds: float
+    n_pairs: int | None  # N sampled or read; None for the population
+    seed: int | None  # the seed of the sampled pairs (and of minibatch draws)
+    beta: float
+    steps: int
+    distinct_pairs: int  # distinct labelled (x, y_w, y_l) the loss sums over
+    final_loss: float
+    max_abs_error: float | None  # max over (x, y) of |π_θ − π*|; None without a known reward
+    tv: float | None  # max over prompts of TV(π_θ, π*)
+    kl: float | None  # max over prompts of KL(π_θ ‖ π*)
+    reference_tv: float | None  # max over prompts of TV(π_ref, π*): the distance DPO must close
+    mle_exists: bool | None  # is the Bradley–Terry MLE finite on these pairs (lab.train)?
+    step0: dict[str, float]  # the first step's metrics (π_θ = π_ref): loss ln 2, rewards 0
+    metrics: dict[str, float]  # the last step's metrics, TRL's names
     device: str
+    seconds: float
     figure: str | None = None
 
     def as_dict(self) -> dict:
@@ -368,15 +353,22 @@ def run_training(
     batch: PreferenceBatch,
     enumerated: EnumeratedWorld | None,
     mode: str,
-    pairs: int,
+    n_pairs: int | None,
     seed: int,
-    progress: bool = True,
+    pair_weights: torch.Tensor | None = None,
+    progress: bool | None = None,
 ) -> tuple[RunReport, torch.nn.Module]:
-    """Train π_θ from π_ref on ``batch``; compare it with π* when ``enumerated`` is given."""
+    """Train π_θ from π_ref on ``batch``; compare it with π* when ``enumerated`` is given.
+
+    Args:
+        pair_weights: the batch's pairs as a (n_prompts, n, n) table, when they come from the
+            enumerated world (to say whether the Bradley–Terry MLE exists).
+    """
     device = next(reference.parameters()).device
     started = time.perf_counter()
     batch = batch.to(device).with_reference(reference)
     policy = start_policy(reference)
+    label = "population" if n_pairs is None else f"{mode} N={n_pairs} seed={seed}"
     history = train_dpo(
         policy,
         batch,
@@ -386,23 +378,28 @@ def run_training(
         setup.batch_pairs,
         seed,
         progress,
-        description=f"DPO {mode} ({pairs} pairs)",
+        description=f"DPO {label}",
     )
     distance: dict[str, float | None] = dict.fromkeys(("max_abs_error", "tv", "kl"))
     reference_tv = None
     if enumerated is not None:
-        distance = distance_to_optimum(policy_probs(policy, enumerated), enumerated.pi_star)
+        distance = compare_to_optimum(policy_probs(policy, enumerated), enumerated.pi_star)
         reference_tv = total_variation(enumerated.pi_ref, enumerated.pi_star).max().item()
     report = RunReport(
         mode=mode,
-        pairs=pairs,
-        seed=seed,
+        n_pairs=n_pairs,
+        seed=None if n_pairs is None else seed,
+        beta=setup.beta,
+        steps=setup.steps,
+        distinct_pairs=len(batch),
+        final_loss=history[-1]["loss"],
         **distance,
         reference_tv=reference_tv,
+        mle_exists=None if pair_weights is None else bool(mle_exists(pair_weights).all()),
         step0=history[0],
         metrics=history[-1],
-        seconds=time.perf_counter() - started,
         device=str(device),
+        seconds=time.perf_counter() - started,
     )
     return report, policy
 
@@ -419,12 +416,9 @@ def plot_policies(
 
     Writes ``stem``.png and ``stem``.svg; returns their paths. Colours are the lecture's palette.
     """
-    from matplotlib.figure import (
-        Figure,
-    )  # here: the CLI and tests that draw nothing skip the import
+    from matplotlib.figure import Figure  # here: runs that draw nothing skip the import
 
-    tables = [enumerated.pi_ref, enumerated.pi_star, pi_theta]
-    rows = torch.stack([t[prompt_index] for t in tables])
+    rows = torch.stack([t[prompt_index] for t in (enumerated.pi_ref, enumerated.pi_star, pi_theta)])
     shown = rows.max(dim=0).values.argsort(descending=True)[:top]
     rest = rows.sum(dim=1) - rows[:, shown].sum(dim=1)
     names = [enumerated.response_names()[i] for i in shown.tolist()]
@@ -461,75 +455,72 @@ def plot_policies(
 
 def run_transformer(
     setup: TransformerSetup,
-    sample_sizes: list[int] | None = None,
-    seeds: int = 1,
+    population: bool = True,
+    sample_sizes: tuple[int, ...] = (),
+    seeds: tuple[int, ...] = (0,),
     data: Path | None = None,
-    figure_dir: Path | None = FIGURE_DIR,
-    progress: bool = True,
+    figure_dir: Path | None = None,
+    progress: bool | None = None,
     world: TokenWorld | None = None,
-    device: torch.device | None = None,
+    device: torch.device | str | None = None,
 ) -> dict:
     """The runs of ``dpo-lab train --policy transformer``; returns the report as a dict.
 
-    The population run by default; one finite-sample run per N in ``sample_sizes`` and seed; or one
-    run on the preference file ``data``. π_ref is warmed up once and shared by every run.
+    The population run (if ``population``), one finite-sample run per N and seed, or — with
+    ``data`` — one run on that preference file. π_ref is warmed up once (seed ``setup.seed``) and
+    shared by every run. With ``figure_dir``, each run draws its bars there (PNG and SVG).
     """
     world = world or TokenWorld()
-    device = device or pick_device()
+    device = pick_device(None if device is None else str(device))
     tokenizer = build_tokenizer(world)
     reference = reference_policy(
         world, tokenizer, setup.seed, setup.warmup_steps, setup.model, device
     )
     enumerated = enumerate_world(world, tokenizer, reference, setup.beta)
 
-    jobs: list[tuple[str, int, int, PreferenceBatch, EnumeratedWorld | None]] = []
+    # (mode, N, seed, batch, world to compare with, pair-weight table)
+    jobs: list[tuple[str, int | None, int, PreferenceBatch, EnumeratedWorld | None, object]] = []
     notes = []
     if data is not None:
         records = load_preferences(data, world, tokenizer, setup.model.n_positions)
         known = set(records.prompts) <= set(world.prompts)
-        if known:
-            notes.append(
-                f"{data}: every prompt is one of the world's, so π_θ is compared with the world's "
-                "π*, which assumes the file's preferences came from the world's reward "
-                "(true of data/example_preferences.jsonl)."
-            )
-        else:
-            notes.append(
-                f"{data}: prompts outside the world: no true reward, no π* to compare with."
-            )
-        jobs.append(
-            ("file", len(records.batch), setup.seed, records.batch, enumerated if known else None)
+        notes.append(
+            f"{data}: its prompts are the world's, so π_θ is compared with the world's π* — "
+            "which assumes its preferences came from the world's reward (true of "
+            "data/example_preferences.jsonl)."
+            if known
+            else f"{data}: prompts outside the world: no known reward, no π* to compare with."
         )
-    elif sample_sizes:
-        for n_pairs in sample_sizes:
-            for seed in range(setup.seed, setup.seed + seeds):
-                batch = world_pairs(enumerated, setup.pairs_from, n_pairs, seed)
-                jobs.append(("samples", n_pairs, seed, batch, enumerated))
+        target = enumerated if known else None
+        jobs.append(("file", len(records.batch), setup.seed, records.batch, target, None))
     else:
-        batch = world_pairs(enumerated, setup.pairs_from, None, setup.seed)
-        jobs.append(("population", len(batch), setup.seed, batch, enumerated))
+        plan = ([(None, setup.seed)] if population else []) + [
+            (n, seed) for n in sample_sizes for seed in seeds
+        ]
+        for n_pairs, seed in plan:
+            weights = world_pair_weights(enumerated, setup.pairs_from, n_pairs, seed)
+            batch = enumerated_preference_batch(enumerated.space, weights)
+            mode = "population" if n_pairs is None else "samples"
+            jobs.append((mode, n_pairs, seed, batch, enumerated, weights))
 
     runs = []
-    for mode, pairs, seed, batch, target in jobs:
-        report, policy = run_training(setup, reference, batch, target, mode, pairs, seed, progress)
+    for mode, n_pairs, seed, batch, target, weights in jobs:
+        report, policy = run_training(
+            setup, reference, batch, target, mode, n_pairs, seed, weights, progress
+        )
         if figure_dir is not None:
-            suffix = "" if mode == "population" else f"_{mode}_{pairs}_seed{seed}"
+            suffix = "" if n_pairs is None else f"_{mode}_{n_pairs}_seed{seed}"
             title = f"“{world.prompts[0]}”: DPO on a transformer, {mode}"
             if report.tv is not None:
                 title += rf" — TV($\pi_\theta$, $\pi^*$) = {report.tv:.3g}"
-            paths = plot_policies(
-                enumerated,
-                policy_probs(policy, enumerated),
-                0,
-                title,
-                figure_dir / f"transformer_policies{suffix}",
-            )
+            stem = Path(figure_dir) / f"transformer_policies{suffix}"
+            paths = plot_policies(enumerated, policy_probs(policy, enumerated), 0, title, stem)
             report.figure = str(paths[0])
         runs.append(report.as_dict())
-    parameters = sum(p.numel() for p in reference.parameters())
     return {
         "policy": "transformer",
-        "setup": asdict(setup) | {"parameters": parameters, "device": str(device)},
+        "setup": asdict(setup)
+        | {"parameters": sum(p.numel() for p in reference.parameters()), "device": str(device)},
         "world": {
             "prompts": list(world.prompts),
             "responses_per_prompt": len(enumerated.responses),
@@ -537,80 +528,70 @@ def run_transformer(
             "max_response_tokens": world.max_response_tokens,
         },
         "notes": notes,
+        "summary": summarise(runs),
         "runs": runs,
     }
 
 
-# --- the command line: `dpo-lab train --policy transformer` -------------------------------------
+def summarise(runs: list[dict]) -> dict:
+    """The population run's distance to π*, and each N's TV over its seeds."""
+    summary: dict = {}
+    population = [run for run in runs if run["mode"] == "population"]
+    if population:
+        summary["population_tv"] = population[0]["tv"]
+        summary["population_max_abs_error"] = population[0]["max_abs_error"]
+    by_n: dict[int, list[float]] = {}
+    for run in runs:
+        if run["mode"] == "samples":
+            by_n.setdefault(run["n_pairs"], []).append(run["tv"])
+    summary["samples"] = {
+        str(n): {
+            "seeds": len(tvs),
+            "mean_tv": statistics.fmean(tvs),
+            "min_tv": min(tvs),
+            "max_tv": max(tvs),
+        }
+        for n, tvs in sorted(by_n.items())
+    }
+    return summary
 
 
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """The transformer run's options on the ``train`` subcommand."""
+# --- the command line: `dpo-lab train --policy transformer` (options in lab/cli.py) --------------
+
+
+def main(args: argparse.Namespace, parser: argparse.ArgumentParser, command: str) -> int:
+    """Run ``dpo-lab train --policy transformer``. Bad options are usage errors (exit 2), and so
+    is a bad preference file (its message names the file, each line and the problem)."""
     defaults = TransformerSetup()
-    group = parser.add_argument_group("--policy transformer")
-    group.add_argument("--steps", type=int, default=defaults.steps, help="DPO steps per run")
-    group.add_argument("--beta", type=float, default=defaults.beta, help="the KL strength β")
-    group.add_argument("--lr", type=float, default=defaults.learning_rate, help="Adam's step size")
-    group.add_argument("--seed", type=int, default=defaults.seed, help="seeds π_ref and the pairs")
-    group.add_argument(
-        "--warmup-steps", type=int, default=defaults.warmup_steps, help="SFT steps that make π_ref"
-    )
-    group.add_argument(
-        "--pairs",
-        type=int,
-        nargs="+",
-        metavar="N",
-        help="finite-sample runs with N sampled pairs each (default: the population run)",
-    )
-    group.add_argument("--seeds", type=int, default=1, help="finite-sample runs per N")
-    group.add_argument(
-        "--pairs-from",
-        choices=PROPOSALS,
-        default=defaults.pairs_from,
-        help="draw a pair's two responses uniformly (default) or from π_ref",
-    )
-    group.add_argument("--batch-pairs", type=int, help="pairs per step (default: all)")
-    group.add_argument(
-        "--data", type=Path, help="train on a JSONL file of {prompt, chosen, rejected}"
-    )
-    group.add_argument(
-        "--figures", type=Path, default=FIGURE_DIR, help="where figures go (PNG and SVG)"
-    )
-    group.add_argument("--no-figures", action="store_true", help="draw no figure")
-    group.add_argument("--json", action="store_true", help="print the report as JSON")
-    group.add_argument("--quiet", action="store_true", help="no progress bar")
-
-
-def main_from_args(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
-    """Run ``dpo-lab train --policy transformer`` with parsed arguments; 2 for bad usage or data."""
+    if args.world != "default":
+        parser.error("--policy transformer trains on its own token world: drop --world")
+    mode = args.mode or ("both" if args.n_pairs else "population")
+    n_pairs = tuple(args.n_pairs or SAMPLE_SIZES) if mode != "population" else ()
+    if args.data is not None and (args.mode or args.n_pairs):
+        parser.error("--data is its own data: drop --mode and --n-pairs")
+    if any(n < 1 for n in n_pairs):
+        parser.error("every --n-pairs must be ≥ 1")
     try:
         setup = TransformerSetup(
-            beta=args.beta,
-            steps=args.steps,
-            learning_rate=args.lr,
-            warmup_steps=args.warmup_steps,
-            seed=args.seed,
-            pairs_from=args.pairs_from,
+            beta=defaults.beta if args.beta is None else args.beta,
+            steps=defaults.steps if args.steps is None else args.steps,
+            learning_rate=defaults.learning_rate if args.lr is None else args.lr,
+            warmup_steps=defaults.warmup_steps if args.warmup_steps is None else args.warmup_steps,
+            pairs_from=args.pairs_from or defaults.pairs_from,
             batch_pairs=args.batch_pairs,
         )
-        if args.pairs and args.data:
-            raise ValueError("--pairs and --data are two different data sources: pick one")
-        if (args.pairs and min(args.pairs) < 1) or args.seeds < 1:
-            raise ValueError("--pairs and --seeds take numbers ≥ 1")
-    except ValueError as error:
-        parser.error(str(error))
-    try:
         report = run_transformer(
             setup,
-            sample_sizes=args.pairs,
-            seeds=args.seeds,
+            population=mode != "samples",
+            sample_sizes=n_pairs,
+            seeds=tuple(args.seeds or (0,)),
             data=args.data,
-            figure_dir=None if args.no_figures else args.figures,
-            progress=not args.quiet,
+            figure_dir=None if args.plots is None else Path(args.plots),
+            device=args.device,
         )
-    except (PreferenceDataError, OSError) as error:
-        print(f"dpo-lab train: {error}", file=sys.stderr)
-        return 2
+    except (ValueError, OSError) as error:  # PreferenceDataError is a ValueError
+        parser.error(str(error))
+    report = {"command": command, **report}
     print(json.dumps(report, indent=2, ensure_ascii=False) if args.json else format_report(report))
     return 0
 
@@ -618,27 +599,28 @@ def main_from_args(args: argparse.Namespace, parser: argparse.ArgumentParser) ->
 def format_report(report: dict) -> str:
     """The report as a table, one row per run, with the step-0 check and the figures."""
     setup, world = report["setup"], report["world"]
+    pairs = "uniformly" if setup["pairs_from"] == "uniform" else "from π_ref"
     lines = [
         f"DPO on a tiny transformer: GPT-2, {setup['model']['n_layer']} layers × "
         f"{setup['model']['n_embd']}, {setup['parameters']:,} parameters, on {setup['device']}",
         f"world: prompts {', '.join(map(repr, world['prompts']))}; "
         f"{world['responses_per_prompt']} responses each (≤ {world['max_response_tokens']} tokens)",
         f"π_ref: the model after {setup['warmup_steps']} supervised warm-up steps; "
-        f"β = {setup['beta']}, {setup['steps']} Adam steps at lr {setup['learning_rate']}, "
-        f"pairs drawn from: {setup['pairs_from']}",
+        f"β = {setup['beta']}; {setup['steps']} Adam steps at lr {setup['learning_rate']}; "
+        f"a pair's two responses drawn {pairs}",
         *report["notes"],
         "",
     ]
-    header = ("run", "pairs", "seed", "TV(π_θ,π*)", "max|π_θ−π*|", "KL(π_θ‖π*)", "TV(π_ref,π*)",
-              "loss", "margins", "accuracies", "seconds")  # fmt: skip
+    header = ("mode", "N", "seed", "TV(π_θ,π*)", "max|π_θ−π*|", "KL(π_θ‖π*)", "TV(π_ref,π*)",
+              "loss", "margins", "accuracies", "MLE", "seconds")  # fmt: skip
     rows = [header]
     for run in report["runs"]:
         m = run["metrics"]
         rows.append(
             (
                 run["mode"],
-                str(run["pairs"]),
-                str(run["seed"]),
+                "—" if run["n_pairs"] is None else f"{run['n_pairs']:,}",
+                "—" if run["seed"] is None else str(run["seed"]),
                 _number(run["tv"]),
                 _number(run["max_abs_error"]),
                 _number(run["kl"]),
@@ -646,6 +628,7 @@ def format_report(report: dict) -> str:
                 f"{m['loss']:.4f}",
                 f"{m['rewards/margins']:.3f}",
                 f"{m['rewards/accuracies']:.3f}",
+                {True: "yes", False: "no", None: "—"}[run["mle_exists"]],
                 f"{run['seconds']:.1f}",
             )
         )
@@ -654,13 +637,20 @@ def format_report(report: dict) -> str:
     table.insert(1, "  ".join("-" * w for w in widths))
     lines += [line.rstrip() for line in table]
     lines.append("")
-    for run in report["runs"]:
-        step0 = run["step0"]
-        biggest = max(abs(step0["rewards/chosen"]), abs(step0["rewards/rejected"]))
-        lines.append(
-            f"step 0 ({run['mode']}, {run['pairs']}): loss {step0['loss']:.6f} "
-            f"(ln 2 = {math.log(2):.6f}), |mean reward| ≤ {biggest:.1e}"
-        )
+    worst_loss = max(abs(run["step0"]["loss"] - math.log(2)) for run in report["runs"])
+    worst_reward = max(
+        abs(run["step0"][key])
+        for run in report["runs"]
+        for key in ("rewards/chosen", "rewards/rejected")
+    )
+    lines.append(
+        f"step 0 (π_θ = π_ref), every run: |loss − ln 2| ≤ {worst_loss:.1e}, "
+        f"|mean reward| ≤ {worst_reward:.1e}"
+    )
+    lines.append(
+        "MLE: whether the pairs' Bradley–Terry maximum-likelihood reward is finite; where it "
+        "is not, DPO's optimum lies at infinity and training stops wherever it stops."
+    )
     figures = [run["figure"] for run in report["runs"] if run.get("figure")]
     if figures:
         lines.append("figures (PNG and SVG): " + ", ".join(figures))

@@ -11,8 +11,10 @@ import os
 from pathlib import Path
 
 import pytest
+import torch
 
 os.environ.setdefault("CUDA_VISIBLE_DEVICES", "")  # tests run on the CPU, GPU or not
+torch.set_num_threads(1)  # the lab's tensors are tiny: threads only add synchronisation
 
 ROOT = Path(__file__).resolve().parents[1]
 TEST_MEDIA = ROOT / "build" / "test-media"  # kept between runs: Manim caches compiled TeX here

@@ -26,3 +26,16 @@ def test_bradley_terry_choice_survives_huge_rewards() -> None:
 
 def test_preference_prob_broadcasts() -> None:
     assert preference_prob(torch.zeros(3, 1), torch.zeros(1, 4)).shape == (3, 4)
+
+
+def test_the_preference_from_the_two_policies_alone_matches_the_reward() -> None:
+    """Step 4's punchline on a random world: no reward and no Z needed."""
+    from lab import implicit_reward, optimal_policy
+    from lab.world import random_world
+
+    world = random_world(2, 4, seed=5)
+    star = optimal_policy(world.pi_ref, world.reward, 0.4)
+    r_hat = implicit_reward(star, world.pi_ref, 0.4)
+    from_policies = preference_prob(r_hat[:, :, None], r_hat[:, None, :])
+    from_reward = preference_prob(world.reward[:, :, None], world.reward[:, None, :])
+    assert torch.allclose(from_policies, from_reward, atol=1e-14)

@@ -17,10 +17,10 @@ from lab.cli import main
 from lab.policies import reference_policy
 from lab.preference_data import EXAMPLE_FILE
 from lab.token_world import TokenWorld, build_tokenizer
+from lab.train import compare_to_optimum
 from lab.train_transformer import (
     METRIC_NAMES,
     TransformerSetup,
-    distance_to_optimum,
     enumerate_world,
     pair_distribution,
     policy_probs,
@@ -106,14 +106,15 @@ def test_step_zero_loss_is_ln2_and_rewards_are_zero(reference_world) -> None:
 def test_a_short_population_run_closes_most_of_the_distance_to_pi_star(reference_world) -> None:
     reference, enumerated = reference_world
     batch = world_pairs(enumerated, "uniform", None, seed=0)
+    setup = replace(SETUP, steps=120)
     report, policy = run_training(
-        replace(SETUP, steps=120), reference, batch, enumerated, "population", len(batch), 0, False
+        setup, reference, batch, enumerated, "population", None, 0, progress=False
     )
     assert report.reference_tv > 0.4
     assert report.tv < 0.05, (report.tv, report.reference_tv)
     assert report.metrics["loss"] < report.step0["loss"]
     assert report.metrics["rewards/accuracies"] > 0.5
-    again = distance_to_optimum(policy_probs(policy, enumerated), enumerated.pi_star)
+    again = compare_to_optimum(policy_probs(policy, enumerated), enumerated.pi_star)
     assert again["tv"] == report.tv
 
 
@@ -121,8 +122,10 @@ def test_minibatches_train_too_and_runs_are_reproducible(reference_world) -> Non
     reference, enumerated = reference_world
     batch = world_pairs(enumerated, "uniform", 2000, seed=1)
     setup = replace(SETUP, steps=25, batch_pairs=64)
-    first, _ = run_training(setup, reference, batch, enumerated, "samples", 2000, 1, False)
-    second, _ = run_training(setup, reference, batch, enumerated, "samples", 2000, 1, False)
+    first, _ = run_training(setup, reference, batch, enumerated, "samples", 2000, 1, progress=False)
+    second, _ = run_training(
+        setup, reference, batch, enumerated, "samples", 2000, 1, progress=False
+    )
     assert first.tv < first.reference_tv
     assert (first.tv, first.metrics) == (second.tv, second.metrics)
 
@@ -133,46 +136,76 @@ def test_bad_setups_are_refused() -> None:
             TransformerSetup(**bad)
 
 
-QUICK = ["train", "--policy", "transformer", "--steps", "3", "--warmup-steps", "5", "--quiet"]
+QUICK = ["train", "--policy", "transformer", "--steps", "3", "--warmup-steps", "5"]
 
 
 def test_cli_json_reports_distances_and_trl_metrics(capsys, tmp_path: Path) -> None:
-    assert main([*QUICK, "--json", "--figures", str(tmp_path)]) == 0
+    assert main([*QUICK, "--json", "--plots", str(tmp_path)]) == 0
     report = json.loads(capsys.readouterr().out)
+    assert report["command"].startswith("dpo-lab train --policy transformer")
     (run,) = report["runs"]
-    assert run["mode"] == "population" and run["pairs"] > 100_000
+    assert run["mode"] == "population" and run["n_pairs"] is None
+    assert run["distinct_pairs"] > 100_000 and run["mle_exists"] is True
     for key in ("max_abs_error", "tv", "kl"):
         assert isinstance(run[key], float) and run[key] >= 0
+    assert report["summary"]["population_tv"] == run["tv"]
     assert set(run["metrics"]) == set(METRIC_NAMES)
     assert abs(run["step0"]["loss"] - math.log(2)) < 1e-6
-    assert (tmp_path / "transformer_policies.png").stat().st_size > 0
-    assert (tmp_path / "transformer_policies.svg").read_text().lstrip().startswith("<?xml")
+    assert (tmp_path / "transformer_policies.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert "<svg" in (tmp_path / "transformer_policies.svg").read_text()
 
 
 def test_cli_finite_sample_runs_and_a_table(capsys) -> None:
-    assert main([*QUICK, "--pairs", "100", "1000", "--seeds", "2", "--no-figures"]) == 0
+    arguments = [*QUICK, "--mode", "samples", "--n-pairs", "100", "1000", "--seeds", "0", "1"]
+    assert main(arguments) == 0
     out = capsys.readouterr().out
-    assert out.count("samples") == 4 + 4  # four table rows and four step-0 lines
-    assert "TV(π_θ,π*)" in out and "ln 2 = 0.693147" in out
+    assert out.count("samples") == 4  # 2 sizes × 2 seeds, no population row
+    assert "population" not in out
+    assert "TV(π_θ,π*)" in out and "|loss − ln 2| ≤" in out
+    assert "no" in out.split("MLE")[1]  # 100 pairs over 259 responses: the MLE cannot exist
+
+
+def test_n_pairs_alone_adds_sample_runs_to_the_population(capsys) -> None:
+    assert main([*QUICK, "--n-pairs", "50", "--json"]) == 0
+    modes = [run["mode"] for run in json.loads(capsys.readouterr().out)["runs"]]
+    assert modes == ["population", "samples"]
 
 
 def test_cli_trains_on_a_preference_file(capsys) -> None:
-    assert main([*QUICK, "--data", str(EXAMPLE_FILE), "--json", "--no-figures"]) == 0
-    report = json.loads(capsys.readouterr().out)
-    assert report["runs"][0]["mode"] == "file" and report["runs"][0]["pairs"] == 48
-    assert report["runs"][0]["tv"] is not None  # the example's prompts are the world's
+    assert main([*QUICK, "--data", str(EXAMPLE_FILE), "--json"]) == 0
+    (run,) = json.loads(capsys.readouterr().out)["runs"]
+    assert run["mode"] == "file" and run["n_pairs"] == 48
+    assert run["tv"] is not None  # the example's prompts are the world's
 
 
 def test_cli_names_the_bad_line_of_a_preference_file(capsys, tmp_path: Path) -> None:
     path = tmp_path / "bad.jsonl"
     path.write_text('{"prompt": "2 + 2 =", "chosen": "four", "rejected": "5"}\n')
-    assert main([*QUICK, "--data", str(path), "--no-figures"]) == 2
+    with pytest.raises(SystemExit) as exit_info:
+        main([*QUICK, "--data", str(path)])
+    assert exit_info.value.code == 2
     assert f"{path}:1: 'chosen' has tokens the vocabulary lacks: 'four'" in capsys.readouterr().err
 
 
-def test_cli_usage_errors_exit_two(capsys) -> None:
-    for extra in (["--pairs", "0"], ["--beta", "-1"], ["--pairs", "10", "--data", "x.jsonl"]):
-        with pytest.raises(SystemExit) as exit_info:
-            main([*QUICK, *extra])
-        assert exit_info.value.code == 2
-    assert "error:" in capsys.readouterr().err
+@pytest.mark.parametrize(
+    ("arguments", "message"),
+    [
+        (["--n-pairs", "0"], "every --n-pairs must be ≥ 1"),
+        (["--beta", "-1"], "beta must be > 0"),
+        (["--world", "random"], "drop --world"),
+        (["--data", "x.jsonl", "--n-pairs", "10"], "drop --mode and --n-pairs"),
+        (["--data", "absent.jsonl"], "absent.jsonl"),
+    ],
+)
+def test_cli_usage_errors_exit_two(arguments, message, capsys) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        main([*QUICK, *arguments])
+    assert exit_info.value.code == 2
+    assert message in capsys.readouterr().err
+
+
+def test_transformer_options_are_refused_for_the_tabular_policy(capsys) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        main(["train", "--policy", "tabular", "--data", "x.jsonl"])
+    assert exit_info.value.code == 2
+    assert "--data: only with --policy transformer" in capsys.readouterr().err
