@@ -48,7 +48,7 @@ def sequence_logprobs(
             the prompt and on padding. Shape: (B, T)
         average_log_prob: return the mean over response tokens instead of the sum. The mean is a
             length-normalised score, NOT log π(y | x); it is here to be compared, not trained on.
-        chunk_elements: the most logits one logsumexp chunk touches (memory, not maths).
+        chunk_elements: the most logits one chunk holds (memory, not maths).
 
     Returns:
         log π(y | x), or the per-token mean when ``average_log_prob``. Shape: (B,)
@@ -93,16 +93,16 @@ def token_logprobs(
         log-probabilities of the labels. Shape: (B, T)
     """
     vocab = logits.shape[-1]
-    positions_per_chunk = max(1, chunk_elements // vocab)
+    rows_per_chunk = max(1, chunk_elements // vocab)
     if logits.is_contiguous():  # a model's output: all B·T positions are rows of one matrix
         flat = ChunkedTokenLogProbs.apply(
-            logits.view(-1, vocab), labels.reshape(-1), positions_per_chunk
+            logits.view(-1, vocab), labels.reshape(-1), rows_per_chunk
         )
         return flat.view(labels.shape)
     # A view such as logits[:, :-1]: one batch row at a time, each of them contiguous.
     return torch.stack(
         [
-            ChunkedTokenLogProbs.apply(row, row_labels, positions_per_chunk)
+            ChunkedTokenLogProbs.apply(row, row_labels, rows_per_chunk)
             for row, row_labels in zip(logits, labels, strict=True)
         ]
     )

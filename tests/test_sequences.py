@@ -12,6 +12,7 @@ from lab.sequences import (
     enumerate_responses,
     enumerated_logprobs,
     sequence_logprobs,
+    token_logprobs,
 )
 from lab.token_world import TokenWorld, build_tokenizer, response_space
 
@@ -53,6 +54,19 @@ def test_gradient_matches_log_softmax_and_gather() -> None:
     sequence_logprobs(ours, input_ids, mask, chunk_elements=1000).sum().backward()
     naive_sequence_logprobs(naive, input_ids, mask).sum().backward()
     assert torch.allclose(ours.grad, naive.grad, atol=1e-12)
+
+
+def test_token_logprobs_of_a_view_match_too() -> None:
+    """A non-contiguous view (logits[:, :-1]) goes row by row; values and gradients agree."""
+    logits, input_ids, _ = random_batch(torch.float64)
+    view = logits.clone().requires_grad_(True)
+    naive = logits.clone().requires_grad_(True)
+    ours = token_logprobs(view[:, :-1], input_ids[:, 1:], chunk_elements=1000)
+    want = naive[:, :-1].log_softmax(-1).gather(-1, input_ids[:, 1:, None]).squeeze(-1)
+    assert torch.allclose(ours, want, atol=1e-12)
+    ours.sum().backward()
+    want.sum().backward()
+    assert torch.allclose(view.grad, naive.grad, atol=1e-12)
 
 
 def test_only_the_logits_before_response_tokens_matter() -> None:
