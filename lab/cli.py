@@ -264,7 +264,7 @@ def _add_transformer_options(parser: argparse.ArgumentParser) -> None:
     group.add_argument(
         "--pairs-from",
         choices=("uniform", "reference"),
-        help="draw a pair's two responses uniformly (default) or from π_ref",
+        help="draw a pair's two responses uniformly from every response (default) or from π_ref",
     )
     group.add_argument("--warmup-steps", type=int, help="supervised steps that make π_ref")
     group.add_argument("--batch-pairs", type=int, help="pairs per step (default: all of them)")

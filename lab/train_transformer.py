@@ -8,11 +8,15 @@ KL(π_θ ‖ π*) over every response of every prompt.
 
 Preference pairs: a prompt uniformly, two different responses from a *proposal*, the first
 preferred with Bradley–Terry probability σ(r₁ − r₂) under the true reward.
-- The default proposal is uniform over the enumerated responses, so that every response is compared
-  with every other one: the DPO loss then pins every log-ratio, and its minimiser is π*.
-- ``--pairs-from reference`` draws both responses from π_ref, as in the DPO paper. Responses that
-  π_ref almost never produces then (almost) never appear in a pair, nothing in the loss holds their
-  probability down, and DPO moves mass onto them: the "mass on unseen responses" failure.
+- The default proposal is uniform over the enumerated responses: the population is then "every
+  pair of the enumerated space, weighted by its Bradley–Terry probability".
+- ``--pairs-from reference`` draws both responses from π_ref, as in the DPO paper.
+In population mode both reach π* (every pair has some weight, so the Bradley–Terry maximum
+likelihood exists and pins every log-ratio). With N sampled pairs they fail differently: from
+π_ref, responses that π_ref rarely says are never compared (the MLE does not exist), nothing in the
+loss holds them down, and π_θ can move mass onto them — "mass on unseen responses"; uniformly,
+every response is compared but the N comparisons are spread over 259 responses, so the few that
+matter (the right answer) are compared rarely and their ratios are noisy.
 Data modes: population (every labelled pair, weighted by its probability: the exact expected
 loss), finite samples (N pairs: the mean loss over them) and a preference file (its rows, equally
 weighted).
