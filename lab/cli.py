@@ -225,7 +225,9 @@ def _add_training_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--prompts", type=int, default=4, help="random world: prompts")
     parser.add_argument("--responses", type=int, default=6, help="random world: responses")
     parser.add_argument("--world-seed", type=int, default=0, help="random world: seed")
-    parser.add_argument("--beta", type=float, help="KL strength β (default: the world's)")
+    parser.add_argument(
+        "--beta", type=float, help="KL strength β (default: the world's; transformer 0.5)"
+    )
     parser.add_argument(
         "--mode",
         choices=("population", "samples", "both"),
