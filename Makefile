@@ -22,7 +22,7 @@ LAB_SOURCES := $(wildcard lab/*.py)
 SCENE_SHARED := scenes/base.py scenes/style.py scenes/catalog.py scenes/render.py manim.cfg
 
 .DEFAULT_GOAL := help
-.PHONY: help setup system-deps render test lint clean distclean FORCE
+.PHONY: help setup system-deps render test lint bench clean distclean FORCE
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | expand -t 14
@@ -63,11 +63,17 @@ build/quality: FORCE
 	@mkdir -p build; echo $(QUALITY) | cmp -s - $@ || echo $(QUALITY) > $@
 
 test: system-deps $(INSTALLED) ## install what is missing, then run ruff and the whole test suite
-	$(VENV)/bin/ruff check lab scenes tests
+	$(VENV)/bin/ruff check lab scenes tests bench
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 lint: $(INSTALLED) ## ruff
-	$(VENV)/bin/ruff check lab scenes tests
+	$(VENV)/bin/ruff check lab scenes tests bench
+
+# Speed and memory goals live here, never in timed tests. Each script prints what it measured.
+bench: $(INSTALLED) ## benchmarks: sequence_logprobs vs naive (memory, time); DPO trainer vs a plain loop
+	$(PY) bench/bench_sequence_logprobs.py
+	@echo
+	$(PY) bench/bench_dpo_training.py
 
 clean: ## remove build outputs and renders (keeps .venv)
 	rm -rf build

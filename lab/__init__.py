@@ -1,5 +1,6 @@
 """The numerical lab: each step of the DPO derivation, computed and checked. Never imports manim."""
 
+from lab.sequences import sequence_logprobs
 from lab.step1_objective import kl_divergence, rlhf_objective
 from lab.step2_optimal_policy import log_partition, optimal_policy
 from lab.step3_reparameterisation import implicit_reward
@@ -16,4 +17,5 @@ __all__ = [
     "optimal_policy",
     "preference_prob",
     "rlhf_objective",
+    "sequence_logprobs",
 ]

@@ -24,6 +24,7 @@ CLAIM_MODULES: tuple[str, ...] = (
     "lab.step4_bradley_terry",
     "lab.step5_dpo_loss",
     "lab.step6_gradient",
+    "lab.step7_sequence_logprobs",
 )
 
 # The derivation's five steps, and the topics the lecture covers beyond them.

@@ -2,6 +2,7 @@
 
     dpo-lab verify [--step N] [--json]          run every claim's check and refutation
     dpo-lab train --policy tabular [--json]     DPO and the RLHF pipeline on a toy world, vs π*
+    dpo-lab train --policy transformer [--json] DPO on a tiny transformer, vs π* over every response
     dpo-lab plots [--out renders]               the training runs, figures and report, as files
 
 Exit status: 0 when every selected claim passed and was refuted (verify) or the runs finished
@@ -11,7 +12,6 @@ Exit status: 0 when every selected claim passed and was refuted (verify) or the 
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import json
 import os
 import shlex
@@ -102,9 +102,14 @@ def cmd_verify(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int
 
 def _experiment(args: argparse.Namespace, parser: argparse.ArgumentParser):
     """Run what the training options ask for; bad values are usage errors (exit 2)."""
-    from lab.train import run_experiments
+    from lab.train import DEFAULT_LR, DEFAULT_STEPS, run_experiments
     from lab.world import default_world, random_world
 
+    args.steps = DEFAULT_STEPS if args.steps is None else args.steps
+    args.lr = DEFAULT_LR if args.lr is None else args.lr
+    args.n_pairs = TABULAR_SAMPLE_SIZES if args.n_pairs is None else args.n_pairs
+    args.seeds = TABULAR_SEEDS if args.seeds is None else args.seeds
+    args.mode = args.mode or "both"
     if args.steps < 1 or any(n < 1 for n in args.n_pairs):
         parser.error("--steps and every --n-pairs must be ≥ 1")
     try:
@@ -149,23 +154,28 @@ def _write_atomically(path: Path, text: str) -> None:
 
 
 def cmd_train(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+    command = "dpo-lab " + shlex.join(sys.argv[1:] if args.argv is None else args.argv)
     if args.policy == "transformer":
-        if importlib.util.find_spec("lab.train_transformer") is None:
-            print(
-                "dpo-lab train: --policy transformer is not available yet "
-                "(lab/train_transformer.py does not exist); use --policy tabular",
-                file=sys.stderr,
-            )
-            return USAGE_ERROR
         from lab import train_transformer
 
-        return train_transformer.main(args)
+        return train_transformer.main(args, parser, command)
+    transformer_only = [
+        option
+        for option, value, default in (
+            ("--data", args.data, None),
+            ("--pairs-from", args.pairs_from, None),
+            ("--warmup-steps", args.warmup_steps, None),
+            ("--batch-pairs", args.batch_pairs, None),
+        )
+        if value != default
+    ]
+    if transformer_only:
+        parser.error(f"{', '.join(transformer_only)}: only with --policy transformer")
 
     from lab.report import format_table
 
     _single_threaded()
     experiment = _experiment(args, parser)
-    command = "dpo-lab " + shlex.join(sys.argv[1:] if args.argv is None else args.argv)
     if args.json:
         print(json.dumps(_training_json(experiment, command), indent=2, ensure_ascii=False))
     else:
@@ -199,41 +209,67 @@ def cmd_plots(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     return 0
 
 
+# The defaults that differ between the policies are None here and resolved by each policy: a
+# tabular run takes a second, a transformer run half a minute.
+TABULAR_SAMPLE_SIZES = [500, 5000, 50000]
+TABULAR_SEEDS = [0, 1, 2, 3, 4]
+
+
 def _add_training_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--world",
         choices=("default", "random"),
         default="default",
-        help="the 'What is 2 + 2?' world, or a seeded random one",
+        help="the 'What is 2 + 2?' world, or a seeded random one (tabular)",
     )
     parser.add_argument("--prompts", type=int, default=4, help="random world: prompts")
     parser.add_argument("--responses", type=int, default=6, help="random world: responses")
     parser.add_argument("--world-seed", type=int, default=0, help="random world: seed")
-    parser.add_argument("--beta", type=float, help="KL strength β (default: the world's)")
+    parser.add_argument(
+        "--beta", type=float, help="KL strength β (default: the world's; transformer 0.5)"
+    )
     parser.add_argument(
         "--mode",
         choices=("population", "samples", "both"),
-        default="both",
-        help="train on the exact pair distribution, on sampled pairs, or both",
+        help="train on the exact pair distribution, on sampled pairs, or both (default: both "
+        "for tabular; for transformer, population, or both when --n-pairs is given)",
     )
     parser.add_argument(
         "--n-pairs",
         type=int,
         nargs="+",
-        default=[500, 5000, 50000],
         metavar="N",
-        help="sample sizes for samples mode",
+        help=f"sample sizes for samples mode (default: tabular {TABULAR_SAMPLE_SIZES}, "
+        "transformer [1000, 10000, 100000])",
     )
     parser.add_argument(
         "--seeds",
         type=int,
         nargs="+",
-        default=[0, 1, 2, 3, 4],
-        help="one run per seed and sample size",
+        help=f"one run per seed and sample size (default: tabular {TABULAR_SEEDS}, "
+        "transformer [0])",
     )
-    parser.add_argument("--steps", type=int, default=1000, help="Adam steps per run")
-    parser.add_argument("--lr", type=float, default=0.1, help="Adam's initial learning rate")
+    parser.add_argument(
+        "--steps", type=int, help="Adam steps per run (default: tabular 1000, transformer 800)"
+    )
+    parser.add_argument(
+        "--lr", type=float, help="Adam's learning rate (default: tabular 0.1, transformer 3e-3)"
+    )
     parser.add_argument("--device", help="cpu or cuda (default: cuda when present)")
+
+
+def _add_transformer_options(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("--policy transformer only")
+    group.add_argument(
+        "--data", type=Path, help="train on a JSONL file of {prompt, chosen, rejected} rows"
+    )
+    group.add_argument(
+        "--pairs-from",
+        choices=("uniform", "reference"),
+        help="draw a pair's two responses uniformly from every response (default) or from π_ref",
+    )
+    group.add_argument("--warmup-steps", type=int, help="supervised steps that make π_ref")
+    group.add_argument("--batch-pairs", type=int, help="pairs per step (default: all of them)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -249,10 +285,11 @@ def build_parser() -> argparse.ArgumentParser:
     verify.set_defaults(handler=cmd_verify, subparser=verify)
 
     train = commands.add_parser(
-        "train", help="train DPO and the RLHF pipeline on a toy world; compare with π*"
+        "train", help="train DPO (tabular: and the RLHF pipeline) on a toy world; compare with π*"
     )
     train.add_argument("--policy", choices=("tabular", "transformer"), default="tabular")
     _add_training_options(train)
+    _add_transformer_options(train)
     train.add_argument("--json", action="store_true", help="print JSON instead of a table")
     train.add_argument("--plots", metavar="DIR", help="also write the figures (PNG, SVG) to DIR")
     train.set_defaults(handler=cmd_train, subparser=train)

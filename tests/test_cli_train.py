@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 from pathlib import Path
 
@@ -69,12 +68,3 @@ def test_bad_training_options_are_usage_errors(
         main(["train", *arguments])
     assert exit_info.value.code == 2
     assert message in capsys.readouterr().err
-
-
-@pytest.mark.skipif(
-    importlib.util.find_spec("lab.train_transformer") is not None,
-    reason="the transformer trainer exists now",
-)
-def test_transformer_policy_is_not_available_yet(capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["train", "--policy", "transformer"]) == 2
-    assert "not available yet" in capsys.readouterr().err
