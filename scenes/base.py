@@ -215,7 +215,8 @@ class ClaimScene(Scene):
 
     def mark_poster(self) -> None:
         """Take the clip's poster frame (renders/<clip>.png) at this moment."""
-        self.poster_at = self.time
+        if self.poster_at is None:  # the first mark wins: the lecture keeps its title card
+            self.poster_at = self.time
 
     def clear_screen(self, run_time: float = 1.0) -> None:
         """Fade out everything on screen."""

@@ -289,6 +289,20 @@ def render_clip(
     return record
 
 
+def _reproducible_hashing() -> None:
+    """Re-run this command with ``PYTHONHASHSEED=0`` unless it already has it.
+
+    TransformMatchingTex pairs parts by iterating over a set of TeX strings; with Python's
+    per-process string hashing, that order, and so the cache key of every such animation,
+    changes from one run to the next, and Manim re-renders them every time. A fixed seed makes
+    a re-render find them in the cache (and makes renders reproducible).
+    """
+    if os.environ.get("PYTHONHASHSEED") == "0":
+        return
+    env = {**os.environ, "PYTHONHASHSEED": "0"}
+    os.execve(sys.executable, [sys.executable, "-m", "scenes.render", *sys.argv[1:]], env)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m scenes.render",
@@ -327,4 +341,5 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
+    _reproducible_hashing()
     sys.exit(main())
