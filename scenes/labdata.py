@@ -68,9 +68,6 @@ class Prompt:
             torch.tensor(self.reward, dtype=torch.float64),
         )
 
-    def response_index(self, name: str) -> int:
-        return self.responses.index(name)
-
     @property
     def best(self) -> int:
         """The response with the highest reward (where π* goes as β → 0)."""
@@ -93,11 +90,6 @@ def prompt(index: int = 0) -> Prompt:
             reward=tuple(world.reward[index].tolist()),
             beta=float(world.beta),
         )
-
-
-def prompt_count() -> int:
-    with backed_by("step1.objective"):
-        return default_world().n_prompts
 
 
 def optimal(p: Prompt, beta: float) -> list[float]:

@@ -49,7 +49,9 @@ def title_card(scene: ClaimScene) -> None:
             remark(scene, rf"{module.CLIP.step}.\enspace {module.CLIP.title}", font_size=32)
             for module in STEPS
         )
-    ).arrange(DOWN, aligned_edge=LEFT, buff=0.22)
+    ).arrange(DOWN, aligned_edge=LEFT)
+    for row, line in enumerate(steps):  # evenly spaced baselines, whatever the line's height
+        line.shift(UP * (-0.62 * row - line[0][0].get_bottom()[1]))
     VGroup(title, subtitle, steps).arrange(DOWN, buff=0.45)
     scene.narrate(
         "Direct Preference Optimization, derived in five steps: from the RLHF objective "

@@ -187,3 +187,15 @@ def test_numbers_come_from_the_lab_world() -> None:
     ratio = labdata.log_ratio_reward(p, p.beta)
     constant = p.beta * labdata.log_z(p, p.beta)
     assert max(abs(a + constant - r) for a, r in zip(ratio, p.reward, strict=True)) < 1e-12
+
+
+def test_show_claim_writes_the_claim_captioned_by_its_sentence(construct_scene) -> None:
+    class Shows(ClaimScene):
+        def construct(self) -> None:
+            self.show_claim("step4.sigmoid_identity", hold=1.0)
+            self.narrate(None)
+
+    scene = construct_scene(Shows)
+    assert scene.shown_claims == ["step4.sigmoid_identity"]
+    captions = [c.content for c in scene.renderer.file_writer.subcaptions]
+    assert captions == [get_claim("step4.sigmoid_identity").says]
