@@ -56,6 +56,10 @@ $(CLIPS): %: $(foreach kind,$(CLIP_FILES),$(RENDERS)/%.$(kind))
 $(foreach kind,$(CLIP_FILES),$(RENDERS)/%.$(kind)) build/clips/%.json: scenes/%.py $(SCENE_SHARED) $(LAB_SOURCES) build/quality | system-deps $(INSTALLED)
 	$(PY) -m scenes.render $* --quality $(QUALITY)
 
+# Any other file asked of renders/ names a clip that does not exist.
+$(RENDERS)/%:
+	$(error no clip '$(basename $*)' to render; valid clips: $(CLIPS))
+
 # The lecture plays every step: it depends on their sources, and renders after them (order
 # only), so that it replays their cached video segments instead of rendering them again.
 LECTURE_FILES := $(foreach kind,$(CLIP_FILES),$(RENDERS)/lecture.$(kind)) build/clips/lecture.json

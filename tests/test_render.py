@@ -93,6 +93,14 @@ def test_unknown_clip_and_quality_list_the_valid_ones(capsys) -> None:
     assert "valid qualities: low, medium, high" in capsys.readouterr().err
 
 
+def test_make_rejects_an_unknown_clip() -> None:
+    result = subprocess.run(
+        ["make", "-n", "renders/step9.mp4"], cwd=ROOT, capture_output=True, text=True
+    )
+    assert result.returncode != 0
+    assert "no clip 'step9' to render; valid clips: step1_objective" in result.stderr
+
+
 def test_make_rejects_an_unknown_quality() -> None:
     result = subprocess.run(
         ["make", "-n", "render", "QUALITY=ultra"], cwd=ROOT, capture_output=True, text=True
