@@ -124,6 +124,7 @@ def show_the_constant(scene: ClaimScene, terms, marks: VGroup) -> VGroup:
     scene.play(FadeIn(headers[2]), FadeIn(columns[2], shift=RIGHT * 0.2))
     scene.narrate("The β log Z(x) column is one number, the same for every answer to this prompt.")
     scene.play(Circumscribe(columns[1], color=style.PARTITION, fade_out=True), run_time=2)
+    scene.mark_poster()  # the reward split in two, the second column one constant
     scene.wait(1.5)
 
     ratio, constant, total = columns_for(second)
