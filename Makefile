@@ -10,7 +10,9 @@ TORCH_SPEC ?= torch==2.13.0
 QUALITY ?= medium
 RENDERS := renders
 # One clip per scene module; scenes/catalog.py lists the same names (a test keeps them in step).
-CLIPS := step4_bradley_terry
+CLIPS := step1_objective step2_optimal_policy step3_reparameterisation step4_bradley_terry step5_dpo_loss lecture
+STEP_CLIPS := $(filter step%,$(CLIPS))
+CLIP_FILES := mp4 srt vtt png
 
 VALID_QUALITIES := low medium high
 ifeq ($(filter $(QUALITY),$(VALID_QUALITIES)),)
@@ -19,15 +21,16 @@ endif
 
 INSTALLED := $(VENV)/.installed
 LAB_SOURCES := $(wildcard lab/*.py)
-SCENE_SHARED := scenes/base.py scenes/style.py scenes/catalog.py scenes/render.py manim.cfg
+SCENE_SHARED := scenes/base.py scenes/style.py scenes/widgets.py scenes/labdata.py \
+	scenes/catalog.py scenes/render.py manim.cfg
 
 .DEFAULT_GOAL := help
-.PHONY: help setup system-deps render test lint bench clean distclean FORCE
+.PHONY: help setup system-deps render test lint bench clean distclean FORCE $(CLIPS)
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | expand -t 14
 	@echo "Variables: QUALITY=low|medium|high (default medium), PYTHON, TORCH_SPEC"
-	@echo "Render one clip: make $(RENDERS)/<clip>.mp4   clips: $(CLIPS)"
+	@echo "Render one clip: make <clip> (or make $(RENDERS)/<clip>.mp4)   clips: $(CLIPS)"
 
 setup: system-deps $(INSTALLED) ## install system packages (if missing) and the .venv
 
@@ -42,16 +45,33 @@ $(INSTALLED): pyproject.toml
 	$(VENV)/bin/pip install --quiet -e '.[dev]'
 	@touch $@
 
-render: $(CLIPS:%=$(RENDERS)/%.mp4) $(RENDERS)/claims.json ## render every clip and the claims report into renders/
+render: $(RENDERS)/manifest.json $(RENDERS)/claims.json ## render every clip, the manifest and the claims report into renders/
 	@echo "renders/: $$(cd $(RENDERS) && ls | tr '\n' ' ')"
 
-# Each clip is its own target, so `make -j` renders clips in parallel.
-$(RENDERS)/%.mp4: scenes/%.py $(SCENE_SHARED) $(LAB_SOURCES) build/quality | system-deps $(INSTALLED)
+# Each clip is its own target (`make step2_optimal_policy`), so `make -j` renders clips in
+# parallel. One recipe makes all of a clip's files (a pattern rule with several targets), and
+# writes its record in build/clips/ last.
+$(CLIPS): %: $(foreach kind,$(CLIP_FILES),$(RENDERS)/%.$(kind))
+
+$(foreach kind,$(CLIP_FILES),$(RENDERS)/%.$(kind)) build/clips/%.json: scenes/%.py $(SCENE_SHARED) $(LAB_SOURCES) build/quality | system-deps $(INSTALLED)
 	$(PY) -m scenes.render $* --quality $(QUALITY)
 
+# Any other file asked of renders/ names a clip that does not exist.
+$(RENDERS)/%:
+	$(error no clip '$(basename $*)' to render; valid clips: $(CLIPS))
+
+# The lecture plays every step: it depends on their sources, and renders after them (order
+# only), so that it replays their cached video segments instead of rendering them again.
+LECTURE_FILES := $(foreach kind,$(CLIP_FILES),$(RENDERS)/lecture.$(kind)) build/clips/lecture.json
+$(LECTURE_FILES): $(STEP_CLIPS:%=scenes/%.py) | $(STEP_CLIPS:%=build/clips/%.json)
+
+# The manifest is its own small step, from the clips' records: parallel renders never race on it.
+$(RENDERS)/manifest.json: $(CLIPS:%=build/clips/%.json) $(foreach c,$(CLIPS),$(foreach kind,$(CLIP_FILES),$(RENDERS)/$c.$(kind))) scenes/manifest.py | $(INSTALLED)
+	$(PY) -m scenes.manifest --out $@
+
 $(RENDERS)/claims.json: $(LAB_SOURCES) | $(INSTALLED)
-	@mkdir -p $(RENDERS)
-	$(PY) -m lab.cli verify --json > $@.partial && mv $@.partial $@
+	@mkdir -p $(RENDERS) build
+	$(PY) -m lab.cli verify --json > build/claims.json.partial && mv build/claims.json.partial $@
 
 # The lab's training report: runs vs π*, figures/ (PNG, SVG), training.json, lab_report.md.
 render: $(RENDERS)/lab_report.md

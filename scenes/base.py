@@ -7,22 +7,33 @@ for titles. The scene records every TeX string that reaches the screen — throu
 ``play``, and as the target of a Transform, ReplacementTransform or TransformMatchingTex — and when
 the scene ends it raises ``UnregisteredTexError`` for any TeX that is neither a claim nor marked.
 
-Subtitles: ``show_claim`` captions the claim with its ``says`` sentence, ``narrate`` adds a line of
-narration; Manim writes them as an .srt file beside the video.
+``self.claim(id, parts=[...])`` cuts the claim's TeX into Manim's ``{{ }}`` groups around the
+given sub-expressions, without changing the TeX itself: ``TransformMatchingTex`` then carries each
+part that two equations share from one line to the next.
+
+Captions: one caption track, one line at a time. ``show_claim`` captions the claim with its
+``says`` sentence, ``narrate`` captions a line of narration; each line lasts until the next one
+starts (or ``seconds``, when given). Manim writes them as an .srt file beside the video.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+import math
+import re
+from collections.abc import Iterable, Iterator, Sequence
 
 from manim import (
     DecimalNumber,
+    FadeOut,
     MathTex,
     Mobject,
     Scene,
     SingleStringMathTex,
     Tex,
+    TransformMatchingTex,
+    VGroup,
     Write,
+    config,
 )
 
 from lab.claims import all_claims, get_claim, normalise_tex
@@ -58,6 +69,38 @@ def _animation_mobjects(animation: object) -> Iterator[Mobject]:
         yield from _animation_mobjects(child)
 
 
+def group_parts(tex: str, parts: Sequence[str]) -> str:
+    """``tex`` with every occurrence of each of ``parts`` wrapped in Manim's ``{{ }}`` group.
+
+    Only braces and spaces are added, which ``normalise_tex`` removes: the result is still the
+    same claim. Longer parts win where two overlap. Raises ValueError for a part not in ``tex``.
+    """
+    missing = [part for part in parts if part not in tex]
+    if missing:
+        raise ValueError(f"not in the claim's TeX {tex!r}: {missing}")
+    if not parts:
+        return tex
+    pattern = "|".join(re.escape(part) for part in sorted(set(parts), key=len, reverse=True))
+    grouped = re.sub(pattern, lambda match: " {{ " + match.group(0) + " }} ", tex)
+    assert normalise_tex(grouped) == normalise_tex(tex)
+    return grouped
+
+
+def parts_of(equation: MathTex, tex: str) -> VGroup:
+    """The ``{{ }}`` parts of ``equation`` whose TeX is ``tex`` (every occurrence), as a VGroup."""
+    wanted = normalise_tex(tex)
+    found = [part for part in equation.submobjects if normalise_tex(part.tex_string) == wanted]
+    if not found:
+        listing = [part.tex_string.strip() for part in equation.submobjects]
+        raise ValueError(f"{tex!r} is not a part of this equation; its parts are {listing}")
+    return VGroup(*found)
+
+
+def reading_seconds(line: str) -> float:
+    """How long a caption must stay up for a student to read it."""
+    return max(style.MIN_CAPTION_SECONDS, len(line) / style.READING_CHARS_PER_SECOND)
+
+
 class ClaimScene(Scene):
     """A scene that typesets claims by id and refuses to show unregistered equations."""
 
@@ -66,19 +109,26 @@ class ClaimScene(Scene):
         self.camera.background_color = style.BACKGROUND
         self.shown_tex: dict[str, str] = {}  # normalised TeX → TeX as shown
         self.marked_tex: set[str] = set()  # normalised TeX of titles and labels
+        self.sections_at: list[tuple[str, float]] = []  # (section name, start second)
+        self.poster_at: float | None = None  # second of the poster frame; None: the last frame
+        self._caption: tuple[str, float, float | None] | None = None  # (line, start, seconds)
 
     # --- building mobjects -------------------------------------------------------------------
-    def claim(self, claim_id: str, **kwargs) -> MathTex:
-        """The claim's equation as a MathTex, coloured by the lecture's palette."""
+    def claim(self, claim_id: str, *, parts: Sequence[str] = (), **kwargs) -> MathTex:
+        """The claim's equation as a MathTex, coloured by the lecture's palette.
+
+        ``parts``: sub-expressions of the claim's TeX to make separate submobjects, so that
+        ``TransformMatchingTex`` can carry them over to (or from) another claim.
+        """
         claim = get_claim(claim_id)
-        kwargs.setdefault("tex_to_color_map", self._colors_for(claim.tex))
+        kwargs.setdefault("tex_to_color_map", style.colors_for(claim.tex))
         kwargs.setdefault("font_size", style.BODY_FONT_SIZE)
-        return MathTex(claim.tex, **kwargs)
+        return MathTex(group_parts(claim.tex, parts), **kwargs)
 
     def label(self, tex: str, **kwargs) -> MathTex:
         """A symbol or axis label in maths mode: allowed on screen without being a claim."""
         self.marked_tex.add(normalise_tex(tex))
-        kwargs.setdefault("tex_to_color_map", self._colors_for(tex))
+        kwargs.setdefault("tex_to_color_map", style.colors_for(tex))
         return MathTex(tex, **kwargs)
 
     def title(self, text: str, **kwargs) -> Tex:
@@ -87,28 +137,91 @@ class ClaimScene(Scene):
         kwargs.setdefault("font_size", style.TITLE_FONT_SIZE)
         return Tex(text, **kwargs)
 
-    @staticmethod
-    def _colors_for(tex: str) -> dict[str, str]:
-        return {fragment: color for fragment, color in style.TEX_COLORS.items() if fragment in tex}
-
     # --- captions ----------------------------------------------------------------------------
-    def show_claim(self, claim_id: str, *, animation=Write, hold: float = 2.0, **kwargs) -> MathTex:
-        """Write a claim on screen, captioned by its ``says`` sentence for the play and the hold."""
+    def narrate(self, line: str | None, seconds: float | None = None) -> None:
+        """Caption ``line`` from now until the next caption starts (at most ``seconds``).
+        ``None`` ends the current caption.
+
+        A caption stays up long enough to be read (``style.READING_CHARS_PER_SECOND``): if the
+        previous line has not had its reading time yet, the scene waits for it first.
+        """
+        if self._caption is not None:
+            previous, start, _ = self._caption
+            remaining = start + reading_seconds(previous) - self.time
+            if remaining > 1e-6:
+                # Whole frames, rounded up: Manim advances time one frame at a time.
+                frames = math.ceil(remaining * config.frame_rate - 1e-6)
+                self.wait(frames / config.frame_rate)
+        self._end_caption()
+        if line:
+            self._caption = (line, self.time, seconds)
+
+    def _end_caption(self) -> None:
+        if self._caption is None:
+            return
+        line, start, seconds = self._caption
+        self._caption = None
+        end = self.time if seconds is None else min(self.time, start + seconds)
+        if end > start:
+            # Manim stamps a caption at the current time plus ``offset``: reach back to its start.
+            self.add_subcaption(line, duration=end - start, offset=start - self.time)
+
+    def narrate_claim(self, claim_id: str) -> None:
+        """Caption the claim's ``says`` sentence from now on."""
+        self.narrate(get_claim(claim_id).says)
+
+    def show_claim(
+        self, claim_id: str, *, animation=Write, hold: float = style.HOLD, **kwargs
+    ) -> MathTex:
+        """Write a claim on screen, captioned by its ``says`` sentence, then hold it."""
         equation = self.claim(claim_id, **kwargs)
-        claim = get_claim(claim_id)
-        run_time = 2.0
-        self.play(
-            animation(equation),
-            run_time=run_time,
-            subcaption=claim.says,
-            subcaption_duration=run_time + hold,
-        )
+        self.narrate_claim(claim_id)
+        self.play(animation(equation), run_time=2.0)
         self.wait(hold)
         return equation
 
-    def narrate(self, line: str, seconds: float) -> None:
-        """A subtitle line for the next ``seconds`` of the scene."""
-        self.add_subcaption(line, duration=seconds)
+    def transform_claim(
+        self,
+        source: MathTex,
+        claim_id: str,
+        *,
+        parts: Sequence[str] = (),
+        hold: float = style.HOLD,
+        run_time: float = 2.0,
+        key_map: dict[str, str] | None = None,
+        **kwargs,
+    ) -> MathTex:
+        """Turn ``source`` into the claim ``claim_id``, in ``source``'s place, part by part:
+        the ``{{ }}`` parts the two equations share move across; the rest fades out and in."""
+        target = self.claim(claim_id, parts=parts, **kwargs).move_to(source)
+        self.narrate_claim(claim_id)
+        self.play(TransformMatchingTex(source, target, key_map=key_map), run_time=run_time)
+        self.wait(hold)
+        return target
+
+    def regroup(self, equation: MathTex, claim_id: str, parts: Sequence[str]) -> MathTex:
+        """Swap ``equation`` (showing ``claim_id``) for the same claim cut into other ``parts``:
+        nothing changes on screen, but the next animation can address the new parts."""
+        regrouped = self.claim(claim_id, parts=parts).match_height(equation).move_to(equation)
+        self.remove(equation)
+        self.add(regrouped)
+        return regrouped
+
+    # --- structure ---------------------------------------------------------------------------
+    def next_section(self, name: str = "unnamed", *args, **kwargs) -> None:
+        """A Manim section, remembered with its start time (the lecture's chapters)."""
+        self.sections_at.append((name, self.time))
+        super().next_section(name, *args, **kwargs)
+
+    def mark_poster(self) -> None:
+        """Take the clip's poster frame (renders/<clip>.png) at this moment."""
+        if self.poster_at is None:  # the first mark wins: the lecture keeps its title card
+            self.poster_at = self.time
+
+    def clear_screen(self, run_time: float = 1.0) -> None:
+        """Fade out everything on screen."""
+        if self.mobjects:
+            self.play(FadeOut(*self.mobjects), run_time=run_time)
 
     # --- recording what reaches the screen ---------------------------------------------------
     def _record(self, mobjects: Iterable[Mobject]) -> None:
@@ -139,6 +252,7 @@ class ClaimScene(Scene):
         return [tex for key, tex in self.shown_tex.items() if key not in allowed]
 
     def tear_down(self) -> None:
+        self._end_caption()
         super().tear_down()
         unregistered = self.unregistered_tex()
         if unregistered:

@@ -40,20 +40,23 @@ def media_dir() -> Path:
 
 @pytest.fixture
 def construct_scene(media_dir: Path):
-    """Run a scene's construct in Manim's fast mode (dry run: nothing written, 1 frame a second)."""
+    """Run a scene's construct in Manim's fast mode: a dry run (nothing written) that skips each
+    animation to its end state and hashes nothing. The scene's clock still advances by every
+    animation's full run time, at the low-quality frame rate, so ``scene.time`` is the clip's
+    duration."""
     from manim import tempconfig
 
     def construct(scene_class):
         settings = {
             "dry_run": True,
             "quality": "low_quality",
-            "frame_rate": 1,
+            "disable_caching": True,
             "media_dir": str(media_dir),
             "verbosity": "ERROR",
             "progress_bar": "none",
         }
         with tempconfig(settings):
-            scene = scene_class()
+            scene = scene_class(skip_animations=True)
             scene.render()
         return scene
 

@@ -1,36 +1,67 @@
-"""One real low-quality render, end to end, into a temporary renders/ folder."""
+"""Rendering: one real low-quality render end to end, its manifest entry, and the failure modes
+(bad names, missing LaTeX, claims that do not hold, lab computations that fail)."""
 
 from __future__ import annotations
 
+import subprocess
 from pathlib import Path
 
 import av
 import pytest
+from PIL import Image
 
-from lab.claims import get_claim
+from lab.claims import _REGISTRY, Claim, Evidence, get_claim
+from scenes import labdata
 from scenes.catalog import find_clip
-from scenes.render import publish, render_clip
+from scenes.manifest import ManifestError, build_manifest
+from scenes.manifest import main as manifest_main
+from scenes.render import (
+    RenderError,
+    check_latex,
+    main,
+    publish,
+    render_clip,
+    srt_to_vtt,
+    verify_claims,
+)
+
+ROOT = Path(__file__).resolve().parents[1]
+# The shortest step clip: the end-to-end render stays a few seconds of CPU.
+CLIP = "step3_reparameterisation"
 
 
-def test_low_quality_render_writes_a_playable_clip_with_captions(tmp_path: Path) -> None:
-    clip = find_clip("step4_bradley_terry")
-    record = render_clip(clip, "low", tmp_path / "renders", records_dir=tmp_path / "records")
+def test_low_quality_render_matches_its_manifest_entry(tmp_path: Path) -> None:
+    clip = find_clip(CLIP)
+    renders, records = tmp_path / "renders", tmp_path / "records"
+    render_clip(clip, "low", renders, records_dir=records)
+    # The full manifest wants every clip: with one record it refuses, naming the others.
+    assert manifest_main(["--records", str(records), "--out", str(tmp_path / "m.json")]) == 1
+    entry = build_manifest(records, clips=[clip])["clips"][0]
 
-    video = tmp_path / "renders" / "step4_bradley_terry.mp4"
-    captions = tmp_path / "renders" / "step4_bradley_terry.srt"
-    assert record["files"] == {"mp4": str(video), "srt": str(captions)}
-    assert (record["width"], record["height"], record["fps"]) == (854, 480, 15)
-    assert record["claims"] == ["step4.sigmoid_identity"]
+    files = {kind: renders / f"{CLIP}.{kind}" for kind in ("mp4", "srt", "vtt", "png")}
+    assert entry["files"] == {kind: str(path) for kind, path in files.items()}
+    assert all(path.stat().st_size > 0 for path in files.values())
+    assert (entry["name"], entry["scene"], entry["step"]) == (CLIP, clip.scene, 3)
+    assert (entry["width"], entry["height"], entry["fps"]) == (854, 480, 15)
+    assert entry["claims"] == list(clip.claims)
 
-    with av.open(str(video)) as container:
+    with av.open(str(files["mp4"])) as container:
         stream = container.streams.video[0]
         assert stream.codec_context.name == "h264"
         assert stream.codec_context.pix_fmt == "yuv420p"  # plays in browsers
         assert (stream.width, stream.height) == (854, 480)
-        frames = sum(1 for _ in container.decode(video=0))
-    assert frames > 5 * 15, "the clip should last several seconds"
-    assert get_claim("step4.sigmoid_identity").says in captions.read_text()
-    assert not list((tmp_path / "renders").glob(".*partial")), "a partial file was left behind"
+        decoded = [frame.time for frame in container.decode(video=0)]
+    assert len(decoded) == entry["frames"]
+    assert abs(entry["duration"] - len(decoded) / 15) < 1e-6
+    assert abs(decoded[-1] + 1 / 15 - entry["duration"]) < 2 / 15
+    assert 30 <= entry["duration"] <= 90
+
+    srt_text, vtt_text = files["srt"].read_text(), files["vtt"].read_text()
+    assert get_claim("step3.reparameterisation").says in srt_text
+    assert vtt_text.startswith("WEBVTT") and get_claim("step3.reparameterisation").says in vtt_text
+    with Image.open(files["png"]) as poster:
+        assert poster.size == (854, 480)
+    assert not list(renders.glob(".*partial")), "a partial file was left behind"
 
 
 def test_publish_leaves_the_old_file_when_the_copy_fails(tmp_path: Path) -> None:
@@ -39,3 +70,82 @@ def test_publish_leaves_the_old_file_when_the_copy_fails(tmp_path: Path) -> None
     with pytest.raises(FileNotFoundError):
         publish(tmp_path / "missing.mp4", destination)
     assert destination.read_bytes() == b"the previous good render"
+    assert list(tmp_path.iterdir()) == [destination]
+
+
+def test_vtt_captions_from_srt() -> None:
+    srt_text = (
+        "1\n00:00:01,000 --> 00:01:02,500\nHello, β.\n\n2\n00:01:03,000 --> 00:01:04,000\nBye.\n"
+    )
+    assert srt_to_vtt(srt_text) == (
+        "WEBVTT\n\n1\n00:00:01.000 --> 00:01:02.500\nHello, β.\n\n"
+        "2\n00:01:03.000 --> 00:01:04.000\nBye.\n"
+    )
+
+
+def test_unknown_clip_and_quality_list_the_valid_ones(capsys) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        main(["step9_nothing", "--quality", "low"])
+    assert exit_info.value.code == 2
+    assert "valid clips: step1_objective" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main(["step1_objective", "--quality", "ultra"])
+    assert "valid qualities: low, medium, high" in capsys.readouterr().err
+
+
+def test_make_rejects_an_unknown_clip() -> None:
+    result = subprocess.run(
+        ["make", "-n", "renders/step9.mp4"], cwd=ROOT, capture_output=True, text=True
+    )
+    assert result.returncode != 0
+    assert "no clip 'step9' to render; valid clips: step1_objective" in result.stderr
+
+
+def test_make_rejects_an_unknown_quality() -> None:
+    result = subprocess.run(
+        ["make", "-n", "render", "QUALITY=ultra"], cwd=ROOT, capture_output=True, text=True
+    )
+    assert result.returncode != 0
+    assert "unknown QUALITY 'ultra'; valid values: low medium high" in result.stderr
+
+
+def test_missing_latex_is_one_line_naming_the_packages() -> None:
+    with pytest.raises(RenderError) as error:
+        check_latex(which=lambda program: None)
+    message = str(error.value)
+    assert "\n" not in message
+    assert "latex" in message and "texlive-latex-base" in message and "dvisvgm" in message
+
+
+def test_a_claim_that_does_not_hold_stops_the_render(monkeypatch, tmp_path: Path) -> None:
+    real = get_claim("step2.closed_form")
+    failing = Evidence({"max_abs_error": 0.5}, 1e-9, False, note="π* does not sum to one")
+    monkeypatch.setitem(
+        _REGISTRY,
+        real.id,
+        Claim(real.id, real.step, real.tex, real.says, lambda: failing, real.refute),
+    )
+    with pytest.raises(RenderError, match=r"claim step2\.closed_form does not hold"):
+        verify_claims(("step1.objective", "step2.closed_form"), cache_dir=tmp_path)
+    assert not list(tmp_path.glob("claims-*.json")), "a failed verification caches nothing"
+
+
+def test_a_failing_lab_computation_stops_the_render_naming_the_claim(
+    monkeypatch, tmp_path: Path, capsys
+) -> None:
+    def broken(index: int = 0):
+        with labdata.backed_by("step1.objective"):
+            raise ValueError("pi_ref does not sum to 1 (off by 0.2)")
+
+    monkeypatch.setattr(labdata, "prompt", broken)
+    out = tmp_path / "renders"
+    code = main(["step1_objective", "--quality", "low", "--no-verify", "--out", str(out)])
+    assert code == 1
+    err = capsys.readouterr().err
+    assert "step1.objective" in err and "off by 0.2" in err
+    assert not out.exists() or not list(out.iterdir()), "nothing is published"
+
+
+def test_the_manifest_names_missing_records(tmp_path: Path) -> None:
+    with pytest.raises(ManifestError, match="no render record for: step1_objective"):
+        build_manifest(tmp_path)

@@ -1,4 +1,5 @@
-"""Every scene constructs, and every equation it shows is a registered claim (or a marked label)."""
+"""Every scene constructs, and every equation it shows is a registered claim (or a marked label);
+the pieces scenes are built from (claim parts, colours, captions, the lab bridge) do their job."""
 
 from __future__ import annotations
 
@@ -16,9 +17,10 @@ from manim import (
     Write,
 )
 
-from lab.claims import UnknownClaimError, all_claims, normalise_tex
-from scenes.base import ClaimScene, UnregisteredTexError
-from scenes.catalog import CLIPS, CatalogError, find_clip, manim_quality
+from lab.claims import UnknownClaimError, all_claims, get_claim, normalise_tex
+from scenes import labdata, style
+from scenes.base import ClaimScene, UnregisteredTexError, group_parts, parts_of, reading_seconds
+from scenes.catalog import CLIPS, LECTURE, STEP_CLIPS, CatalogError, find_clip, manim_quality
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -28,10 +30,22 @@ def test_scene_shows_only_registered_tex(clip, construct_scene) -> None:
     scene_class = getattr(importlib.import_module(clip.module), clip.scene)
     scene = construct_scene(scene_class)  # tear_down raises UnregisteredTexError otherwise
     assert scene.unregistered_tex() == []
-    assert scene.shown_claims, f"{clip.name} shows no registered claim"
+    # The catalog lists what each clip shows: scenes.render verifies exactly these claims first.
+    assert scene.shown_claims == list(clip.claims)
     if clip.step is not None:
         steps = {c.step for c in all_claims() if c.id in scene.shown_claims}
         assert clip.step in steps
+        assert 30 <= scene.time <= 90, f"{clip.name} lasts {scene.time:.0f} s"
+    else:
+        names = [name for name, _ in scene.sections_at]
+        assert names[0] == "Title" and names[-1] == "Recap"
+        assert names[1:-1] == [f"Step {c.step}: {c.plain_title}" for c in STEP_CLIPS]
+        starts = [start for _, start in scene.sections_at]
+        assert starts == sorted(starts) and len(set(starts)) == len(starts)
+
+
+def test_the_lecture_shows_every_step_claim() -> None:
+    assert set(LECTURE.claims) == {claim for clip in STEP_CLIPS for claim in clip.claims}
 
 
 class ShowsAnUnregisteredFormula(ClaimScene):
@@ -86,7 +100,102 @@ def test_makefile_lists_the_catalog_clips() -> None:
 
 
 def test_catalog_errors_list_valid_values() -> None:
-    with pytest.raises(CatalogError, match="valid clips: step4_bradley_terry"):
+    with pytest.raises(CatalogError, match=r"valid clips: step1_objective, .*, lecture"):
         find_clip("step9")
     with pytest.raises(CatalogError, match="valid qualities: low, medium, high"):
         manim_quality("ultra")
+
+
+def test_claim_parts_change_only_the_grouping() -> None:
+    tex = get_claim("step3.reparameterisation").tex
+    grouped = group_parts(tex, [r"\beta \log Z(x)", r"r(x, y)"])
+    assert grouped != tex and normalise_tex(grouped) == normalise_tex(tex)
+    assert grouped.count("{{") == 2
+    with pytest.raises(ValueError, match="not in the claim"):
+        group_parts(tex, [r"\log Z(y)"])
+
+
+def test_claim_parts_are_separate_submobjects(construct_scene) -> None:
+    class Parts(ClaimScene):
+        def construct(self) -> None:
+            self.equation = self.claim("step3.reparameterisation", parts=[r"\beta \log Z(x)"])
+            self.add(self.equation)
+
+    scene = construct_scene(Parts)
+    log_z = parts_of(scene.equation, r"\beta \log Z(x)")
+    assert len(log_z) == 1 and 0 < len(log_z[0].submobjects) < len(
+        scene.equation.family_members_with_points()
+    )
+    assert scene.shown_claims == ["step3.reparameterisation"]
+    with pytest.raises(ValueError, match="not a part"):
+        parts_of(scene.equation, "Z(x)")
+
+
+def test_colours_never_cut_a_control_word() -> None:
+    colors = style.colors_for(r"\sigma\Big(A - B\Big)")
+    assert "B" not in colors  # its B would split \Big in two
+    assert style.colors_for(r"\sigma(A - B)")["B"] == style.REJECTED
+    assert "A" not in style.colors_for("A prose line", prose=True)
+    assert style.colors_for(r"\pi_{\mathrm{ref}}(y \mid x)") == {
+        r"\pi_{\mathrm{ref}}": style.REFERENCE
+    }
+
+
+def test_every_claim_typesets_with_the_palette(construct_scene) -> None:
+    class AllClaims(ClaimScene):
+        def construct(self) -> None:
+            for clip in STEP_CLIPS:
+                for claim_id in clip.claims:
+                    self.add(self.claim(claim_id))
+
+    scene = construct_scene(AllClaims)
+    assert set(scene.shown_claims) == set(LECTURE.claims)
+
+
+def test_a_caption_stays_up_long_enough_to_read(construct_scene) -> None:
+    first = "A sentence long enough to need a few seconds of reading time on screen."
+
+    class Hurried(ClaimScene):
+        def construct(self) -> None:
+            self.narrate(first)
+            self.narrate("Too soon.")
+            self.after_first = self.time
+            self.narrate(None)
+
+    scene = construct_scene(Hurried)
+    assert scene.after_first >= reading_seconds(first) - 1e-9
+    assert scene.time >= scene.after_first + reading_seconds("Too soon.") - 1e-9
+
+
+def test_a_failing_lab_computation_names_its_claim(monkeypatch) -> None:
+    def broken(*args, **kwargs):
+        raise ValueError("beta must be positive")
+
+    monkeypatch.setattr(labdata, "optimal_policy", broken)
+    with pytest.raises(labdata.LabComputationError, match=r"claim step2\.closed_form failed"):
+        labdata.optimal(labdata.prompt(0), 1.0)
+
+
+def test_numbers_come_from_the_lab_world() -> None:
+    p = labdata.prompt(0)
+    assert p.text == "What is 2 + 2?"
+    pi_star = labdata.optimal(p, p.beta)
+    assert abs(sum(pi_star) - 1) < 1e-12
+    # Large β: π* → π_ref; small β: π* → the best answer (step 1's limits, read off the bars).
+    assert max(abs(a - b) for a, b in zip(labdata.optimal(p, 1e4), p.pi_ref, strict=True)) < 1e-3
+    assert labdata.optimal(p, 1e-3)[p.best] > 0.999
+    ratio = labdata.log_ratio_reward(p, p.beta)
+    constant = p.beta * labdata.log_z(p, p.beta)
+    assert max(abs(a + constant - r) for a, r in zip(ratio, p.reward, strict=True)) < 1e-12
+
+
+def test_show_claim_writes_the_claim_captioned_by_its_sentence(construct_scene) -> None:
+    class Shows(ClaimScene):
+        def construct(self) -> None:
+            self.show_claim("step4.sigmoid_identity", hold=1.0)
+            self.narrate(None)
+
+    scene = construct_scene(Shows)
+    assert scene.shown_claims == ["step4.sigmoid_identity"]
+    captions = [c.content for c in scene.renderer.file_writer.subcaptions]
+    assert captions == [get_claim("step4.sigmoid_identity").says]

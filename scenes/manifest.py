@@ -1,0 +1,61 @@
+"""Gather the clips' records (build/clips/<clip>.json) into renders/manifest.json.
+
+    python -m scenes.manifest [--records build/clips] [--out renders/manifest.json]
+
+One entry per clip of the catalog, in catalog order: name, scene class, step, title, file paths,
+duration in seconds, frames, width, height, fps, the claim ids it shows, and (for the lecture)
+its sections. Run after the clips are rendered (``make render`` does); it fails, naming them,
+when a clip's record or one of its files is missing, or was rendered at another quality.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from scenes.catalog import CLIPS, Clip
+from scenes.render import RECORDS_DIR, publish_text
+
+
+class ManifestError(RuntimeError):
+    pass
+
+
+def build_manifest(records_dir: Path = RECORDS_DIR, clips: Sequence[Clip] = CLIPS) -> dict:
+    missing = [clip.name for clip in clips if not (records_dir / f"{clip.name}.json").exists()]
+    if missing:
+        raise ManifestError(f"no render record for: {', '.join(missing)} (render them first)")
+    records = [json.loads((records_dir / f"{clip.name}.json").read_text()) for clip in clips]
+    absent = [path for r in records for path in r["files"].values() if not Path(path).exists()]
+    if absent:
+        raise ManifestError(f"rendered files are missing: {', '.join(absent)}")
+    qualities = {record["quality"] for record in records}
+    if len(qualities) > 1:
+        raise ManifestError(f"clips were rendered at different qualities: {sorted(qualities)}")
+    return {
+        "quality": qualities.pop(),
+        "total_duration": round(sum(r["duration"] for r in records), 3),
+        "clips": records,
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m scenes.manifest", description=__doc__)
+    parser.add_argument("--records", type=Path, default=RECORDS_DIR)
+    parser.add_argument("--out", type=Path, default=Path("renders/manifest.json"))
+    args = parser.parse_args(argv)
+    try:
+        manifest = build_manifest(args.records)
+    except ManifestError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    publish_text(json.dumps(manifest, indent=2) + "\n", args.out)
+    print(f"{args.out}: {len(manifest['clips'])} clips, {manifest['total_duration']:.0f} s")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

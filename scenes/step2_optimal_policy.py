@@ -1,0 +1,176 @@
+"""Step 2 — the optimal policy in closed form: π* = π_ref exp(r/β) / Z(x).
+
+The objective becomes a Lagrangian, its stationarity condition is solved for π, and Z(x) appears
+as the normaliser. Then the toy world's bars — π_ref, the tilt exp(r/β), π* — with β swept by a
+ValueTracker: π* slides from π_ref (large β) to the best answer (small β). Every bar length is
+computed by the lab (``lab.optimal_policy`` on the default world) while the clip renders.
+
+Render with:  manim render scenes/step2_optimal_policy.py Step2OptimalPolicy
+"""
+
+from __future__ import annotations
+
+import math
+
+from manim import (
+    DOWN,
+    LEFT,
+    RIGHT,
+    UP,
+    DecimalNumber,
+    FadeIn,
+    FadeOut,
+    Indicate,
+    TransformMatchingTex,
+    ValueTracker,
+    VGroup,
+    Write,
+)
+
+from scenes import labdata, style
+from scenes.base import ClaimScene, parts_of
+from scenes.catalog import step_clip
+from scenes.widgets import (
+    BarColumn,
+    NumberColumn,
+    column_header,
+    heading,
+    lay_out_columns,
+    model_text,
+    remark,
+    row_names,
+)
+
+CLIP = step_clip(2)
+
+PI = r"\pi(y \mid x)"
+PI_REF = r"\pi_{\mathrm{ref}}(y \mid x)"
+REWARD = r"r(x, y)"
+LOG_RATIO = r"\log \frac{\pi(y \mid x)}{\pi_{\mathrm{ref}}(y \mid x)}"
+TILTED_REFERENCE = r"\pi_{\mathrm{ref}}(y \mid x) \exp\!\Big(\frac{1}{\beta} r(x, y)\Big)"
+
+SWEEP_HIGH = 20.0  # β this large: π* is all but π_ref
+SWEEP_LOW = 0.05  # β this small: π* is all but the argmax
+
+
+def derive_closed_form(scene: ClaimScene, title: VGroup) -> VGroup:
+    """Objective → Lagrangian → stationarity → π*, then Z(x) as the normaliser."""
+    objective = scene.claim("step1.objective", parts=[REWARD, r"\beta", PI_REF, PI])
+    objective.move_to(UP * 1.0)
+    scene.narrate("Step 1's objective. Which policy π maximises it? Take one prompt x at a time.")
+    scene.play(FadeIn(objective, shift=UP * 0.3))
+    scene.wait(style.HOLD)
+
+    scene.narrate("Over a finite set of answers, the expectation and the KL are sums over y.")
+    scene.wait(1)
+    lagrangian = scene.transform_claim(
+        objective,
+        "step2.lagrangian",
+        parts=[REWARD, r"\beta", LOG_RATIO, PI],
+        font_size=style.SMALL_FONT_SIZE,
+    )
+    stationarity = scene.transform_claim(
+        lagrangian, "step2.stationarity", parts=[REWARD, r"\beta", LOG_RATIO, r"\lambda"]
+    )
+    scene.narrate("Solve for π: exponentiate, and collect every constant into one normaliser.")
+    scene.wait(1.5)
+    closed_form = scene.transform_claim(
+        stationarity,
+        "step2.closed_form",
+        parts=[REWARD, r"\beta", PI_REF],
+        hold=style.HOLD + 1,
+    )
+    # The same equation cut differently, so that its numerator can carry over into Z(x).
+    regrouped = scene.regroup(closed_form, "step2.closed_form", [TILTED_REFERENCE, "Z(x)"])
+
+    partition = scene.claim("step2.partition", parts=[TILTED_REFERENCE, "Z(x)"])
+    partition.next_to(regrouped, DOWN, buff=0.8)
+    scene.narrate_claim("step2.partition")
+    scene.play(TransformMatchingTex(regrouped.copy(), partition), run_time=2)
+    scene.play(Indicate(parts_of(regrouped, "Z(x)"), color=style.PARTITION, scale_factor=1.3))
+    scene.wait(style.HOLD + 1)
+    scene.play(
+        FadeOut(partition),
+        regrouped.animate.scale(0.8).next_to(title, DOWN, buff=0.4).set_x(0),
+    )
+    return regrouped
+
+
+def sweep_beta(scene: ClaimScene) -> VGroup:
+    """The toy world's bars: π_ref, exp(r/β) and π*, with β swept from large to small."""
+    p = labdata.prompt(0)
+    log_beta = ValueTracker(math.log(p.beta))
+
+    def beta() -> float:
+        return math.exp(log_beta.get_value())
+
+    names = row_names(p.responses)
+    reward = NumberColumn(p.reward, color=style.REWARD, decimals=1, include_sign=True)
+    reference = BarColumn(p.pi_ref, color=style.REFERENCE, width=2.4)
+    tilt = BarColumn(labdata.tilt(p, p.beta), color=style.REWARD, width=1.6, decimals=None)
+    optimal = BarColumn(labdata.optimal(p, p.beta), color=style.OPTIMAL, width=2.4)
+    columns = VGroup(reward, reference, tilt, optimal)
+    table = lay_out_columns(names, columns, gap=0.45).move_to(DOWN * 0.9)
+    headers = VGroup(
+        column_header(scene, REWARD, reward),
+        column_header(scene, PI_REF, reference),
+        column_header(scene, r"\exp\!\big(r(x, y) / \beta\big)", tilt),
+        column_header(scene, r"\pi^*(y \mid x)", optimal),
+    )
+    prompt_text = model_text(p.text).next_to(names, UP, buff=0.45).align_to(names, RIGHT)
+    tilt_note = remark(scene, "(scaled to its largest)", color=style.MUTED, font_size=22)
+    tilt_note.next_to(tilt, DOWN, buff=0.2).set_x(tilt.left + tilt_note.width / 2)
+
+    beta_label = scene.label(r"\beta =", font_size=style.SMALL_FONT_SIZE)
+    beta_value = DecimalNumber(p.beta, num_decimal_places=2, color=style.BETA, font_size=36)
+    beta_readout = VGroup(beta_label, beta_value).arrange(RIGHT, buff=0.15)
+    beta_readout.to_edge(DOWN, buff=0.45).set_x(optimal.get_center()[0])
+
+    scene.narrate("Now in numbers, on the toy world's prompt: the reference policy's answers...")
+    scene.play(FadeIn(prompt_text), FadeIn(names), FadeIn(headers[0]), FadeIn(reward))
+    scene.play(FadeIn(headers[1]), FadeIn(reference, shift=RIGHT * 0.3))
+    scene.narrate("...are tilted by exp(r/β): a higher reward, a bigger factor...")
+    scene.play(FadeIn(headers[2], tilt_note), FadeIn(tilt, shift=RIGHT * 0.3), FadeIn(beta_readout))
+    scene.narrate("...and renormalised by Z(x): that is π*, here at β = 1.")
+    scene.play(FadeIn(headers[3]), FadeIn(optimal, shift=RIGHT * 0.3))
+    scene.wait(style.HOLD)
+
+    beta_value.add_updater(lambda number: number.set_value(beta()))
+    tilt.add_updater(lambda column: column.set_values(labdata.tilt(p, beta())))
+    optimal.add_updater(lambda column: column.set_values(labdata.optimal(p, beta())))
+
+    scene.narrate("Raise β and the KL penalty wins: π* falls back onto π_ref.")
+    scene.play(log_beta.animate.set_value(math.log(SWEEP_HIGH)), run_time=4)
+    scene.wait(1.5)
+    best = p.responses[p.best]
+    scene.narrate(f"Lower β and the reward wins: π* piles onto the best answer, “{best}”.")
+    scene.play(log_beta.animate.set_value(math.log(SWEEP_LOW)), run_time=6)
+    scene.wait(1.5)
+    scene.narrate("In between, π* trades reward against closeness to π_ref.")
+    scene.play(log_beta.animate.set_value(math.log(p.beta)), run_time=3)
+    for mobject in (beta_value, tilt, optimal):
+        mobject.clear_updaters()
+    scene.wait(1)
+    return VGroup(prompt_text, table, headers, tilt_note, beta_readout)
+
+
+def present(scene: ClaimScene) -> None:
+    """Step 2, as a clip or as a section of the lecture."""
+    title = heading(scene, CLIP)
+    scene.play(FadeIn(title, shift=DOWN * 0.2))
+    closed_form = derive_closed_form(scene, title)
+    bars = sweep_beta(scene)
+
+    gap = scene.claim("step2.gap_is_kl", font_size=style.SMALL_FONT_SIZE)
+    gap.to_edge(DOWN, buff=0.4).to_edge(LEFT, buff=0.8)
+    scene.narrate_claim("step2.gap_is_kl")
+    scene.play(Write(gap), bars[-1].animate.to_edge(RIGHT, buff=0.8))
+    scene.wait(style.HOLD)
+    scene.narrate("So π* is the unique best policy. Step 3 turns this around, to solve for r.")
+    scene.play(Indicate(closed_form, color=style.OPTIMAL, scale_factor=1.05))
+    scene.narrate(None)
+
+
+class Step2OptimalPolicy(ClaimScene):
+    def construct(self) -> None:
+        present(self)
