@@ -78,6 +78,14 @@ render: $(RENDERS)/lab_report.md
 $(RENDERS)/lab_report.md: $(LAB_SOURCES) | $(INSTALLED)
 	$(PY) -m lab.cli plots --out $(RENDERS)
 
+# The tiny transformer trained with DPO against the closed-form π* (population mode): its runs as
+# JSON and figures/transformer_policies.{png,svg}.
+render: $(RENDERS)/transformer.json
+$(RENDERS)/transformer.json: $(LAB_SOURCES) | $(INSTALLED)
+	@mkdir -p build $(RENDERS)/figures
+	$(PY) -m lab.cli train --policy transformer --json --plots $(RENDERS)/figures \
+	  > build/transformer.json.partial && mv build/transformer.json.partial $@
+
 # Rewritten only when QUALITY changes, so that clips re-render at the new quality.
 build/quality: FORCE
 	@mkdir -p build; echo $(QUALITY) | cmp -s - $@ || echo $(QUALITY) > $@

@@ -38,6 +38,9 @@ from scenes.catalog import QUALITIES, CatalogError, Clip, find_clip, manim_quali
 
 ROOT = Path(__file__).resolve().parents[1]
 MEDIA_DIR = Path("build/media")
+# Outside the Tex folder: Manim's clean-up after each compile deletes every file there that is not
+# .svg or .tex, and a deleted lock file would let the next process lock a fresh one beside it.
+TEX_LOCK = MEDIA_DIR / "tex-compile.lock"
 RECORDS_DIR = Path("build/clips")
 CLAIMS_CACHE_DIR = ROOT / "build" / "cache"
 
@@ -254,8 +257,7 @@ def render_clip(
 
     module = importlib.import_module(clip.module)
     scene_class = getattr(module, clip.scene)
-    lock = MEDIA_DIR / "Tex" / ".compile.lock"
-    with tempconfig(manim_settings(quality, clip)), tex_compiles_serialised(lock):
+    with tempconfig(manim_settings(quality, clip)), tex_compiles_serialised(TEX_LOCK):
         scene = scene_class()
         scene.render()
     video = scene.output_plan.primary_artifact

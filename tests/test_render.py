@@ -149,3 +149,18 @@ def test_a_failing_lab_computation_stops_the_render_naming_the_claim(
 def test_the_manifest_names_missing_records(tmp_path: Path) -> None:
     with pytest.raises(ManifestError, match="no render record for: step1_objective"):
         build_manifest(tmp_path)
+
+
+def test_the_tex_lock_survives_manims_tex_cleanup(tmp_path: Path) -> None:
+    """Manim deletes every non-.svg/.tex file in its Tex folder after a compile; a lock file kept
+    there vanished under `make -j2` and two renders compiled at once (a .dvi went missing)."""
+    from manim import MathTex, config, tempconfig
+
+    from scenes.render import MEDIA_DIR, TEX_LOCK, tex_compiles_serialised
+
+    lock = tmp_path / TEX_LOCK.relative_to(MEDIA_DIR)
+    with tempconfig({"media_dir": str(tmp_path)}), tex_compiles_serialised(lock):
+        MathTex(r"x^2 + 1")  # compiles, then Manim cleans its Tex folder
+        tex_dir = config.get_dir("tex_dir")
+    assert list(tex_dir.glob("*.svg")), "the compile should have happened in the temporary folder"
+    assert lock.exists()
