@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import shlex
 import sys
 from pathlib import Path
@@ -21,6 +20,7 @@ from pathlib import Path
 import torch
 
 from lab.claims import STEP_TITLES, Verdict, all_claims, steps_with_claims, verify_all
+from lab.files import write_text_atomically
 
 USAGE_ERROR = 2
 
@@ -146,13 +146,6 @@ def _training_json(experiment, command: str) -> dict:
     }
 
 
-def _write_atomically(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_name(f".{path.name}.partial")
-    partial.write_text(text)
-    os.replace(partial, path)
-
-
 def cmd_train(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     command = "dpo-lab " + shlex.join(sys.argv[1:] if args.argv is None else args.argv)
     if args.policy == "transformer":
@@ -198,12 +191,12 @@ def cmd_plots(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     out = Path(args.out)
     command = "dpo-lab " + shlex.join(sys.argv[1:] if args.argv is None else args.argv)
     figures = write_figures(experiment, out / "figures")
-    _write_atomically(
+    write_text_atomically(
         out / "training.json",
         json.dumps(_training_json(experiment, command), indent=2, ensure_ascii=False) + "\n",
     )
     pngs = [str(p.relative_to(out)) for p in figures if p.suffix == ".png"]
-    _write_atomically(out / "lab_report.md", markdown_report(experiment, command, pngs))
+    write_text_atomically(out / "lab_report.md", markdown_report(experiment, command, pngs))
     for path in [*figures, out / "training.json", out / "lab_report.md"]:
         print(f"wrote {path}")
     return 0

@@ -8,13 +8,13 @@ error_vs_n      max |π_θ − π*| against the number of pairs N, log-log, ever
 from __future__ import annotations
 
 import math
-import os
 import textwrap
 from pathlib import Path
 
 import matplotlib as mpl
 from matplotlib.figure import Figure  # no pyplot: no global figure state, no display needed
 
+from lab.files import written_atomically
 from lab.palette import PALETTE
 from lab.train import Experiment
 
@@ -37,15 +37,16 @@ STYLE = {
 
 
 def _save(figure: Figure, directory: Path, name: str) -> list[Path]:
-    """Write name.png and name.svg, each to a hidden file first and then renamed into place."""
+    """Write name.png and name.svg, each atomically."""
     directory.mkdir(parents=True, exist_ok=True)
     written = []
     for extension in FORMATS:
         final = directory / f"{name}.{extension}"
-        partial = directory / f".{name}.partial.{extension}"
         metadata = {"Date": None} if extension == "svg" else {"Software": None}
-        figure.savefig(partial, format=extension, dpi=150, bbox_inches="tight", metadata=metadata)
-        os.replace(partial, final)
+        with written_atomically(final) as partial:
+            figure.savefig(
+                partial, format=extension, dpi=150, bbox_inches="tight", metadata=metadata
+            )
         written.append(final)
     return written
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
@@ -23,6 +22,7 @@ import lab.step5_dpo_loss
 import lab.train
 import lab.world
 from lab import implicit_reward, log_partition, optimal_policy, preference_prob
+from lab.files import write_text_atomically
 from lab.train import rlhf_policy, train_dpo, weighted_pair_loss
 from lab.world import default_world, population_pair_weights
 
@@ -229,8 +229,5 @@ def training(cache_dir: Path = CACHE_DIR) -> Training:
             data["snapshots"] = [Snapshot(**snapshot) for snapshot in data["snapshots"]]
             return Training(**data)
         result = _train()
-        cache_dir.mkdir(parents=True, exist_ok=True)
-        partial = path.with_name(f".{path.name}.{os.getpid()}.partial")
-        partial.write_text(json.dumps(asdict(result)))
-        os.replace(partial, path)  # two renders racing both write whole files
+        write_text_atomically(path, json.dumps(asdict(result)))  # racing renders: whole files
         return result

@@ -16,8 +16,9 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from lab.files import write_text_atomically
 from scenes.catalog import CLIPS, Clip
-from scenes.render import RECORDS_DIR, publish_text
+from scenes.render import RECORDS_DIR
 
 
 class ManifestError(RuntimeError):
@@ -52,7 +53,7 @@ def main(argv: list[str] | None = None) -> int:
     except ManifestError as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
-    publish_text(json.dumps(manifest, indent=2) + "\n", args.out)
+    write_text_atomically(args.out, json.dumps(manifest, indent=2) + "\n")
     print(f"{args.out}: {len(manifest['clips'])} clips, {manifest['total_duration']:.0f} s")
     return 0
 

@@ -34,6 +34,7 @@ from contextlib import contextmanager
 from fractions import Fraction
 from pathlib import Path
 
+from lab.files import write_text_atomically, written_atomically
 from scenes.catalog import QUALITIES, CatalogError, Clip, find_clip, manim_quality
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -109,32 +110,13 @@ def verify_claims(claim_ids: tuple[str, ...], cache_dir: Path = CLAIMS_CACHE_DIR
                 note = verdict.check.note if not verdict.passed else verdict.refutation.note
                 raise RenderError(f"claim {claim_id} does not hold ({why}). {note}".strip())
             held[claim_id] = True
-    cache.parent.mkdir(parents=True, exist_ok=True)
-    partial = cache.with_name(f".{cache.name}.{os.getpid()}.partial")
-    partial.write_text(json.dumps(held, indent=1, sort_keys=True))
-    os.replace(partial, cache)
+    write_text_atomically(cache, json.dumps(held, indent=1, sort_keys=True))
 
 
 def publish(source: Path, destination: Path) -> None:
     """Copy ``source`` to ``destination`` atomically: a temporary file beside it, then a rename."""
-    destination.parent.mkdir(parents=True, exist_ok=True)
-    partial = destination.with_name(f".{destination.name}.partial")
-    try:
+    with written_atomically(destination) as partial:
         shutil.copyfile(source, partial)
-        os.replace(partial, destination)
-    finally:
-        partial.unlink(missing_ok=True)
-
-
-def publish_text(text: str, destination: Path) -> None:
-    """Write ``text`` to ``destination`` atomically."""
-    destination.parent.mkdir(parents=True, exist_ok=True)
-    partial = destination.with_name(f".{destination.name}.partial")
-    try:
-        partial.write_text(text, encoding="utf-8")
-        os.replace(partial, destination)
-    finally:
-        partial.unlink(missing_ok=True)
 
 
 def srt_to_vtt(srt_text: str) -> str:
@@ -192,13 +174,8 @@ def save_poster(video: Path, seconds: float | None, destination: Path) -> float:
         if chosen is None:
             raise RenderError(f"{video} has no frames")
         image, taken = chosen.to_image(), float(chosen.time)
-    destination.parent.mkdir(parents=True, exist_ok=True)
-    partial = destination.with_name(f".{destination.name}.partial")
-    try:
+    with written_atomically(destination) as partial:
         image.save(partial, format="PNG")
-        os.replace(partial, destination)
-    finally:
-        partial.unlink(missing_ok=True)
     return round(taken, 3)
 
 
@@ -267,8 +244,8 @@ def render_clip(
     files = {kind: out_dir / f"{clip.name}.{kind}" for kind in ("mp4", "srt", "vtt", "png")}
     srt_text = captions.read_text(encoding="utf-8") if captions and captions.exists() else ""
     publish(video, files["mp4"])
-    publish_text(srt_text, files["srt"])
-    publish_text(srt_to_vtt(srt_text), files["vtt"])
+    write_text_atomically(files["srt"], srt_text)
+    write_text_atomically(files["vtt"], srt_to_vtt(srt_text))
     poster_seconds = save_poster(files["mp4"], scene.poster_at, files["png"])
     record = {
         "name": clip.name,
@@ -287,7 +264,7 @@ def render_clip(
         "files": {kind: str(path) for kind, path in files.items()},
     }
     records_dir.mkdir(parents=True, exist_ok=True)
-    publish_text(json.dumps(record, indent=2) + "\n", records_dir / f"{clip.name}.json")
+    write_text_atomically(records_dir / f"{clip.name}.json", json.dumps(record, indent=2) + "\n")
     return record
 
 
