@@ -42,6 +42,7 @@ import torch
 from tokenizers import Tokenizer
 from tqdm import tqdm
 
+from lab.files import written_atomically
 from lab.palette import PALETTE
 from lab.policies import WARMUP_STEPS, TinyLMConfig, reference_policy, single_cpu_thread
 from lab.preference_data import (
@@ -454,10 +455,10 @@ def plot_policies(
         spine.set_color(PALETTE.muted)
     axes.legend(facecolor=PALETTE.background, labelcolor=PALETTE.text, edgecolor=PALETTE.muted)
     figure.tight_layout()
-    stem.parent.mkdir(parents=True, exist_ok=True)
     paths = [stem.with_suffix(".png"), stem.with_suffix(".svg")]
     for path in paths:
-        figure.savefig(path, facecolor=PALETTE.background)
+        with written_atomically(path) as partial:
+            figure.savefig(partial, facecolor=PALETTE.background)
     return paths
 
 
