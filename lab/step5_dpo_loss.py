@@ -98,20 +98,17 @@ def gradient_weight(
     """σ(r̂_l − r̂_w): how strongly each pair pulls on the policy (DPO paper, eq. 8).
 
     Large when the implicit reward ranks the rejected response above the chosen one. Same argument
-    shapes as ``dpo_loss``; returns shape (batch_size,).
+    shapes as ``dpo_loss``, whose (validated, detached) implicit rewards it reuses; returns shape
+    (batch_size,).
     """
-    beta = _check_loss_inputs(
+    _, chosen_rewards, rejected_rewards = dpo_loss(
+        policy_chosen_logps,
+        policy_rejected_logps,
+        reference_chosen_logps,
+        reference_rejected_logps,
         beta,
-        {
-            "policy_chosen_logps": policy_chosen_logps,
-            "policy_rejected_logps": policy_rejected_logps,
-            "reference_chosen_logps": reference_chosen_logps,
-            "reference_rejected_logps": reference_rejected_logps,
-        },
     )
-    chosen_rewards = beta * (policy_chosen_logps - reference_chosen_logps)
-    rejected_rewards = beta * (policy_rejected_logps - reference_rejected_logps)
-    return torch.sigmoid(rejected_rewards - chosen_rewards).detach()
+    return torch.sigmoid(rejected_rewards - chosen_rewards)
 
 
 # ---- claims -------------------------------------------------------------------------------------
