@@ -20,7 +20,7 @@ $(error unknown QUALITY '$(QUALITY)'; valid values: $(VALID_QUALITIES))
 endif
 
 INSTALLED := $(VENV)/.installed
-LAB_SOURCES := $(wildcard lab/*.py)
+LAB_SOURCES := $(wildcard lab/*.py lab/*/*.py)
 SCENE_SHARED := scenes/base.py scenes/style.py scenes/widgets.py scenes/labdata.py \
 	scenes/catalog.py scenes/render.py manim.cfg
 

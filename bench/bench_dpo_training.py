@@ -3,7 +3,7 @@ plain, straightforward loop, side by side, on the same model and the same pairs.
 
 The plain loop is DPO as first written: per step, a forward pass over the chosen rows and another
 over the rejected rows, for the policy and again for the reference model (no gradient), each
-scored with a full log_softmax + gather. The trainer (``lab.train_transformer.train_dpo``) does one
+scored with a full log_softmax + gather. The trainer (``lab.training.transformer``) does one
 forward pass over the step's distinct sequences (chosen and rejected together), scores it with
 ``sequence_logprobs``, and reads log π_ref from a table computed once before training.
 
@@ -24,19 +24,19 @@ import time
 
 import torch
 
-from lab.policies import reference_policy, single_cpu_thread
-from lab.preference_data import PreferenceBatch
-from lab.sequences import SequenceBatch
-from lab.step5_dpo_loss import dpo_loss
-from lab.token_world import TokenWorld, build_tokenizer
-from lab.train_transformer import (
-    TransformerSetup,
-    dpo_batch_metrics,
-    enumerate_world,
+from lab.core.dpo import dpo_loss
+from lab.core.sequences import plain_sequence_logprobs
+from lab.data.batches import PreferenceBatch, SequenceBatch
+from lab.data.enumerated import enumerate_world, world_pairs
+from lab.training.devices import single_cpu_thread
+from lab.training.policies import reference_policy
+from lab.training.transformer import (
+    TransformerConfig,
+    dpo_batch_loss,
     start_policy,
-    train_dpo,
-    world_pairs,
+    train_transformer,
 )
+from lab.worlds.tokens import TokenWorld, build_tokenizer
 
 SAMPLED_PAIRS = 10_000
 BATCH_PAIRS = 64
@@ -47,9 +47,7 @@ ROUNDS = 5
 def naive_logps(model: torch.nn.Module, rows: SequenceBatch) -> torch.Tensor:
     """log π(y | x) the straightforward way: full log_softmax, gather, mask, sum."""
     logits = model(input_ids=rows.input_ids, attention_mask=rows.attention_mask).logits
-    log_probs = logits[:, :-1].log_softmax(dim=-1)
-    token_logps = log_probs.gather(-1, rows.input_ids[:, 1:, None]).squeeze(-1)
-    return (token_logps * rows.completion_mask[:, 1:]).sum(-1)
+    return plain_sequence_logprobs(logits, rows.input_ids, rows.completion_mask)
 
 
 def plain_dpo_loss(policy, reference, data: PreferenceBatch, beta, generator) -> torch.Tensor:
@@ -90,7 +88,10 @@ def plain_dpo_loop(policy, reference, data: PreferenceBatch, beta, steps, learni
 def trainer(policy, reference, data: PreferenceBatch, beta, steps, learning_rate, seed):
     """The lab's trainer, its one-off log π_ref table included in its time."""
     batch = data.with_reference(reference)
-    train_dpo(policy, batch, beta, steps, learning_rate, BATCH_PAIRS, seed, progress=False)
+    config = TransformerConfig(
+        beta=beta, steps=steps, learning_rate=learning_rate, batch_pairs=BATCH_PAIRS
+    )
+    train_transformer(policy, batch, config, seed, progress=False)
     return policy
 
 
@@ -98,12 +99,12 @@ LOOPS = {"trainer": trainer, "plain loop": plain_dpo_loop}
 
 
 def main() -> int:
-    setup = TransformerSetup()
+    config = TransformerConfig()
     world = TokenWorld()
     tokenizer = build_tokenizer(world)
-    reference = reference_policy(world, tokenizer, setup.seed, setup.warmup_steps)
-    enumerated = enumerate_world(world, tokenizer, reference, setup.beta)
-    data = world_pairs(enumerated, setup.pairs_from, SAMPLED_PAIRS, setup.seed)
+    reference = reference_policy(world, tokenizer, config.seed, config.warmup_steps)
+    enumerated = enumerate_world(world, tokenizer, reference, config.beta)
+    data = world_pairs(enumerated, config.pairs_from, SAMPLED_PAIRS, config.seed)
     parameters = sum(p.numel() for p in reference.parameters())
     print(f"DPO steps/s on the tiny transformer ({parameters:,} parameters, CPU, 1 thread): "
           f"{SAMPLED_PAIRS} sampled pairs ({len(data)} distinct), {BATCH_PAIRS} pairs per step, "
@@ -115,7 +116,7 @@ def main() -> int:
         for name, loop in LOOPS.items():  # alternated, so that load drifts hit both alike
             policy = start_policy(reference)
             start = time.perf_counter()
-            final[name] = loop(policy, reference, data, setup.beta, STEPS, 1e-3, setup.seed)
+            final[name] = loop(policy, reference, data, config.beta, STEPS, 1e-3, config.seed)
             seconds[name].append(time.perf_counter() - start)
 
     print(f"{'loop':<11} {'steps/s (best)':>15} {'steps/s (median)':>17}")
@@ -126,12 +127,12 @@ def main() -> int:
     median_ratio = statistics.median(seconds["plain loop"]) / statistics.median(seconds["trainer"])
     print(f"speed ratio trainer/plain loop: {ratio:.2f}× (best), {median_ratio:.2f}× (median)")
 
-    loss_gap, gradient_gap, gradient_size = first_step_difference(reference, data, setup.beta)
+    loss_gap, gradient_gap, gradient_size = first_step_difference(reference, data, config.beta)
     print(f"same computation: on the first drawn batch |loss_trainer − loss_plain| = "
           f"{loss_gap:.1e}, max |∇θ difference| = {gradient_gap:.1e} "
           f"(largest gradient entry {gradient_size:.1e})")  # fmt: skip
     rows = len(enumerated.space)
-    population = len(world_pairs(enumerated, setup.pairs_from, None, setup.seed))
+    population = len(world_pairs(enumerated, config.pairs_from, None, config.seed))
     print(f"population mode (not timed): the trainer runs one forward over {rows} distinct "
           f"sequences per step; a plain loop, four over {population:,} rows each")  # fmt: skip
     return 0 if gradient_gap <= 1e-5 * gradient_size else 1
@@ -145,7 +146,7 @@ def first_step_difference(reference, data: PreferenceBatch, beta: float):
     """
     trainer_policy, plain_policy = start_policy(reference), start_policy(reference)
     batch = data.with_reference(reference).draw(BATCH_PAIRS, torch.Generator().manual_seed(0))
-    trainer_loss, _ = dpo_batch_metrics(trainer_policy, batch, beta)
+    trainer_loss, _ = dpo_batch_loss(trainer_policy, batch, beta)
     plain_loss = plain_dpo_loss(
         plain_policy, reference, data, beta, torch.Generator().manual_seed(0)
     )

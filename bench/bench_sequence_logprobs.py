@@ -32,7 +32,7 @@ from pathlib import Path
 
 import torch
 
-from lab.sequences import sequence_logprobs, token_logprobs
+from lab.core.sequences import plain_sequence_logprobs, sequence_logprobs, token_logprobs
 
 BATCH, LENGTH, VOCAB = 8, 512, 50_257
 PROMPT_TOKENS = 64
@@ -40,14 +40,7 @@ REPEATS = 7
 MEMORY_GOAL, TIME_GOAL = 0.1, 1.0
 
 
-def naive_sequence_logprobs(logits, input_ids, completion_mask):
-    """The straightforward version: a full (B, T, V) log-softmax, gather, mask, sum."""
-    log_probs = logits[:, :-1].log_softmax(dim=-1)
-    token_logps = log_probs.gather(-1, input_ids[:, 1:, None]).squeeze(-1)
-    return (token_logps * completion_mask[:, 1:]).sum(-1)
-
-
-VARIANTS = {"naive": naive_sequence_logprobs, "chunked": sequence_logprobs}
+VARIANTS = {"naive": plain_sequence_logprobs, "chunked": sequence_logprobs}
 
 
 def make_inputs(seed: int = 0):

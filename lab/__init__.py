@@ -1,11 +1,24 @@
-"""The numerical lab: each step of the DPO derivation, computed and checked. Never imports manim."""
+"""The numerical lab: each step of the DPO derivation, computed and checked. Never imports manim.
 
-from lab.sequences import sequence_logprobs
-from lab.step1_objective import kl_divergence, rlhf_objective
-from lab.step2_optimal_policy import log_partition, optimal_policy
-from lab.step3_reparameterisation import implicit_reward
-from lab.step4_bradley_terry import bradley_terry_choice, preference_prob
-from lab.step5_dpo_loss import dpo_loss, gradient_weight
+The public functions are the maths core's (``lab.core``); importing them registers no claim and
+loads neither sympy nor transformers. Claims load when asked for (``lab.claims.all_claims``).
+"""
+
+from lab.core.dpo import (
+    bradley_terry_choice,
+    dpo_loss,
+    gradient_weight,
+    implicit_reward,
+    kl_divergence,
+    log_optimal_policy,
+    log_partition,
+    optimal_policy,
+    preference_prob,
+    reward_model_loss,
+    rlhf_objective,
+    total_variation,
+)
+from lab.core.sequences import plain_sequence_logprobs, sequence_logprobs
 
 __all__ = [
     "bradley_terry_choice",
@@ -13,9 +26,13 @@ __all__ = [
     "gradient_weight",
     "implicit_reward",
     "kl_divergence",
+    "log_optimal_policy",
     "log_partition",
     "optimal_policy",
+    "plain_sequence_logprobs",
     "preference_prob",
+    "reward_model_loss",
     "rlhf_objective",
     "sequence_logprobs",
+    "total_variation",
 ]

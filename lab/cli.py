@@ -3,88 +3,116 @@
     dpo-lab verify [--step N] [--json]          run every claim's check and refutation
     dpo-lab train --policy tabular [--json]     DPO and the RLHF pipeline on a toy world, vs π*
     dpo-lab train --policy transformer [--json] DPO on a tiny transformer, vs π* over every response
-    dpo-lab plots [--out renders]               the training runs, figures and report, as files
+    dpo-lab plots [--out renders]               the tabular runs, figures and report, as files
 
-Exit status: 0 when every selected claim passed and was refuted (verify) or the runs finished
-(train, plots), 1 when a claim did not hold, 2 for bad usage.
+The trainers' options come from their config dataclasses (``TabularConfig``, ``TransformerConfig``):
+one option per field, its help text from the field. Exit status: 0 when every selected claim
+passed and was refuted (verify) or the runs finished (train, plots), 1 when a claim did not hold,
+2 for bad usage.
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import shlex
 import sys
+import types
+import typing
 from pathlib import Path
 
-import torch
+from lab.training.devices import single_cpu_thread
+from lab.training.tabular import TabularConfig
+from lab.training.transformer import TransformerConfig
 
-from lab.claims import STEP_TITLES, Verdict, all_claims, steps_with_claims, verify_all
-from lab.files import write_text_atomically
-
-USAGE_ERROR = 2
-
-
-def _mark(ok: bool) -> str:
-    return "✓" if ok else "✗"
-
-
-def _figure(value: float) -> str:
-    if value != value or abs(value) in (0.0, float("inf")) or 1e-3 <= abs(value) < 1e4:
-        return f"{value:.4g}"
-    return f"{value:.2e}"
+CONFIGS = {"tabular": TabularConfig, "transformer": TransformerConfig}
+ALIASES = {"learning_rate": ("--lr",)}
+# Run options whose defaults differ by policy (a tabular run takes a second, a transformer one
+# half a minute).
+SAMPLE_SIZES = {"tabular": [500, 5000, 50000], "transformer": [1000, 10000, 100000]}
+SEEDS = {"tabular": [0, 1, 2, 3, 4], "transformer": [0]}
 
 
-def _shorten(text: str, width: int) -> str:
-    return text if len(text) <= width else text[: width - 1] + "…"
+# ---- options from the config dataclasses -------------------------------------------------------
 
 
-def format_table(verdicts: list[Verdict]) -> str:
-    """One row per claim: id, step, says, headline figure, tolerance, check ✓/✗, refuted ✓/✗."""
-    header = ("id", "step", "says", "measured", "tolerance", "check", "refuted")
-    rows = []
-    for v in verdicts:
-        headline = v.check.headline
-        measured = f"{headline[0]}={_figure(headline[1])}" if headline else v.check.note[:40]
-        rows.append(
-            (
-                v.claim.id,
-                str(v.claim.step),
-                _shorten(v.claim.says, 60),
-                measured,
-                _figure(v.check.tolerance),
-                _mark(v.passed),
-                _mark(v.refuted),
-            )
+def _option_fields(config: type) -> dict[str, dataclasses.Field]:
+    """The fields of ``config`` that are command-line options: those with help text."""
+    return {f.name: f for f in dataclasses.fields(config) if "help" in f.metadata}
+
+
+def _option_type(config: type, name: str) -> type:
+    hint = typing.get_type_hints(config)[name]
+    if isinstance(hint, types.UnionType):  # float | None → float
+        hint = next(arg for arg in typing.get_args(hint) if arg is not type(None))
+    return hint
+
+
+def _add_config_options(parser: argparse.ArgumentParser, policies: tuple[str, ...]) -> None:
+    """One option per config field; a field that only some policies have goes into a group
+    named after them. The help text gives each policy's default."""
+    names: dict[str, list[str]] = {}
+    for policy in policies:
+        for name in _option_fields(CONFIGS[policy]):
+            names.setdefault(name, []).append(policy)
+    groups: dict[tuple[str, ...], argparse._ActionsContainer] = {}
+    for name, owners in names.items():
+        container = parser
+        if len(owners) < len(policies):
+            title = "--policy " + " and ".join(owners) + " only"
+            container = groups.setdefault(tuple(owners), parser.add_argument_group(title))
+        field = _option_fields(CONFIGS[owners[0]])[name]
+        defaults = [f"{policy} {_default(CONFIGS[policy], name)}" for policy in owners]
+        default = defaults[0].split(" ", 1)[1] if len(policies) == 1 else ", ".join(defaults)
+        container.add_argument(
+            f"--{name.replace('_', '-')}",
+            *ALIASES.get(name, ()),
+            dest=name,
+            type=_option_type(CONFIGS[owners[0]], name),
+            choices=field.metadata.get("choices"),
+            help=f"{field.metadata['help']} (default: {default})",
         )
-    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
-    lines = [
-        "  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip()
-        for row in [header, *rows]
-    ]
-    lines.insert(1, "  ".join("-" * w for w in widths))
-    held = sum(v.ok for v in verdicts)
-    lines.append("")
-    lines.append(f"{held} of {len(verdicts)} claims hold (check passed and refutation failed).")
-    for v in verdicts:
-        if not v.passed:
-            lines.append(f"✗ {v.claim.id}: the check failed. {v.check.note}".rstrip())
-        if not v.refuted:
-            lines.append(
-                f"✗ {v.claim.id}: the refutation passed, so this check cannot tell right from "
-                f"wrong. {v.refutation.note}".rstrip()
-            )
-    return "\n".join(lines)
 
 
-def _single_threaded() -> None:
-    """The claims and the tabular runs use tiny tensors: extra threads cost more in synchronisation
-    than they save, and on a shared 2-core machine they made `verify` several times slower."""
-    torch.set_num_threads(1)
+def _default(config: type, name: str) -> object:
+    value = _option_fields(config)[name].default
+    return "the world's" if value is None and name == "beta" else value
+
+
+def config_from_args(policy: str, args: argparse.Namespace, parser) -> object:
+    """The policy's config with the options given on the command line; others keep their
+    defaults. A value the config refuses is a usage error naming it (exit 2)."""
+    config = CONFIGS[policy]
+    given = {name: getattr(args, name) for name in _option_fields(config)}
+    try:
+        return config(**{name: value for name, value in given.items() if value is not None})
+    except ValueError as error:  # "steps must be …" → "--steps must be …"
+        name, _, rest = str(error).partition(" ")
+        flag = f"--{name.replace('_', '-')}" if name in given else name
+        parser.error(f"{flag} {rest}")
+
+
+def _refuse_foreign_options(policy: str, args: argparse.Namespace, parser) -> None:
+    """Options of the other policy's config are an error, not silently ignored."""
+    own = _option_fields(CONFIGS[policy])
+    foreign = {n for c in CONFIGS.values() for n in _option_fields(c)} - set(own)
+    given = sorted(f"--{n.replace('_', '-')}" for n in foreign if getattr(args, n) is not None)
+    if given:
+        parser.error(f"{', '.join(given)}: only with --policy {_other(policy)}")
+
+
+def _other(policy: str) -> str:
+    return next(p for p in CONFIGS if p != policy)
+
+
+# ---- commands ------------------------------------------------------------------------------------
 
 
 def cmd_verify(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
-    _single_threaded()
+    from lab.claims import STEP_TITLES, all_claims, steps_with_claims, verify_all
+    from lab.report.claims import verdict_table
+
     claims = all_claims()
     if args.step is not None:
         valid = steps_with_claims()
@@ -92,123 +120,134 @@ def cmd_verify(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int
             known = ", ".join(f"{s} ({STEP_TITLES[s]})" for s in valid)
             parser.error(f"no claims for step {args.step}; steps with claims: {known}")
         claims = [c for c in claims if c.step == args.step]
-    verdicts = verify_all(claims)
+    with single_cpu_thread():
+        verdicts = verify_all(claims)
     if args.json:
         print(json.dumps([v.as_dict() for v in verdicts], indent=2, ensure_ascii=False))
     else:
-        print(format_table(verdicts))
+        print(verdict_table(verdicts))
     return 0 if all(v.ok for v in verdicts) else 1
 
 
-def _experiment(args: argparse.Namespace, parser: argparse.ArgumentParser):
-    """Run what the training options ask for; bad values are usage errors (exit 2)."""
-    from lab.train import DEFAULT_LR, DEFAULT_STEPS, run_experiments
-    from lab.world import default_world, random_world
+def _tabular_experiment(args: argparse.Namespace, parser: argparse.ArgumentParser):
+    """Run the tabular experiment the options ask for; bad values are usage errors (exit 2)."""
+    from lab.training.runs import tabular_experiment
+    from lab.worlds.tabular import default_world, random_world
 
-    args.steps = DEFAULT_STEPS if args.steps is None else args.steps
-    args.lr = DEFAULT_LR if args.lr is None else args.lr
-    args.n_pairs = TABULAR_SAMPLE_SIZES if args.n_pairs is None else args.n_pairs
-    args.seeds = TABULAR_SEEDS if args.seeds is None else args.seeds
-    args.mode = args.mode or "both"
-    if args.steps < 1 or any(n < 1 for n in args.n_pairs):
-        parser.error("--steps and every --n-pairs must be ≥ 1")
+    config = config_from_args("tabular", args, parser)
+    mode = args.mode or "both"
     try:
         world = (
             default_world()
             if args.world == "default"
             else random_world(args.prompts, args.responses, args.world_seed)
         )
-        return run_experiments(
-            world,
-            sample_sizes=tuple(args.n_pairs) if args.mode != "population" else (),
-            seeds=tuple(args.seeds),
-            population=args.mode != "samples",
-            beta=args.beta,
-            steps=args.steps,
-            lr=args.lr,
-            device=args.device,
-            progress=None,  # a bar on stderr when it is a terminal
-        )
+        with single_cpu_thread():
+            return tabular_experiment(
+                world,
+                config,
+                sample_sizes=tuple(args.n_pairs or SAMPLE_SIZES["tabular"])
+                if mode != "population"
+                else (),
+                seeds=tuple(args.seeds or SEEDS["tabular"]),
+                population=mode != "samples",
+            )
     except ValueError as error:
         parser.error(str(error))
 
 
-def _training_json(experiment, command: str) -> dict:
-    from lab.report import summarise
-
-    world = experiment.world
-    return {
-        "command": command,
-        "world": {"prompts": list(world.prompts), "responses": [list(r) for r in world.responses]},
-        "beta": experiment.beta,
-        "summary": summarise(experiment.reports),
-        "runs": [r.as_dict() for r in experiment.reports],
-    }
+def _command_line(args: argparse.Namespace) -> str:
+    return "dpo-lab " + shlex.join(sys.argv[1:] if args.argv is None else args.argv)
 
 
 def cmd_train(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
-    command = "dpo-lab " + shlex.join(sys.argv[1:] if args.argv is None else args.argv)
+    _refuse_foreign_options(args.policy, args, parser)
+    if any(n < 1 for n in args.n_pairs or ()):
+        parser.error("every --n-pairs must be ≥ 1")
     if args.policy == "transformer":
-        from lab import train_transformer
+        return _train_transformer(args, parser)
+    if args.data is not None:
+        parser.error("--data: only with --policy transformer")
+    from lab.report.training import runs_text, tabular_json
 
-        return train_transformer.main(args, parser, command)
-    transformer_only = [
-        option
-        for option, value, default in (
-            ("--data", args.data, None),
-            ("--pairs-from", args.pairs_from, None),
-            ("--warmup-steps", args.warmup_steps, None),
-            ("--batch-pairs", args.batch_pairs, None),
-        )
-        if value != default
-    ]
-    if transformer_only:
-        parser.error(f"{', '.join(transformer_only)}: only with --policy transformer")
-
-    from lab.report import format_table
-
-    _single_threaded()
-    experiment = _experiment(args, parser)
+    experiment = _tabular_experiment(args, parser)
     if args.json:
-        print(json.dumps(_training_json(experiment, command), indent=2, ensure_ascii=False))
+        print(
+            json.dumps(tabular_json(experiment, _command_line(args)), indent=2, ensure_ascii=False)
+        )
     else:
-        print(format_table(experiment.reports))
+        print(runs_text(experiment.reports))
     if args.plots is not None:
-        from lab.plots import write_figures
+        from lab.report.figures import write_tabular_figures
 
-        for path in write_figures(experiment, Path(args.plots)):
+        for path in write_tabular_figures(experiment, Path(args.plots)):
             print(f"wrote {path}", file=sys.stderr)
     return 0
 
 
-def cmd_plots(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
-    """The standard runs, written as files: figures/, training.json and lab_report.md."""
-    from lab.plots import write_figures
-    from lab.report import markdown_report
+def _train_transformer(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+    """``dpo-lab train --policy transformer``. A bad preference file is a usage error too (its
+    message names the file, each line and the problem)."""
+    from lab.report.figures import write_transformer_figures
+    from lab.report.training import runs_text, transformer_header, transformer_json
+    from lab.training.transformer_runs import transformer_experiment
 
-    _single_threaded()
-    experiment = _experiment(args, parser)
+    if args.world != "default":
+        parser.error("--policy transformer trains on its own token world: drop --world")
+    if args.data is not None and (args.mode or args.n_pairs):
+        parser.error("--data is its own data: drop --mode and --n-pairs")
+    config = config_from_args("transformer", args, parser)
+    mode = args.mode or ("both" if args.n_pairs else "population")
+    sample_sizes = args.n_pairs or SAMPLE_SIZES["transformer"]
+    try:
+        experiment = transformer_experiment(
+            config,
+            population=mode != "samples",
+            sample_sizes=tuple(sample_sizes) if mode != "population" else (),
+            seeds=tuple(args.seeds or SEEDS["transformer"]),
+            data=args.data,
+        )
+    except (ValueError, OSError) as error:  # PreferenceDataError is a ValueError
+        parser.error(str(error))
+    if args.plots is not None:
+        write_transformer_figures(experiment, Path(args.plots))
+    if args.json:
+        report = transformer_json(experiment, _command_line(args))
+        print(json.dumps(report, indent=2, ensure_ascii=False))
+    else:
+        print(runs_text(experiment.reports, transformer_header(experiment)))
+        figures = [r.figure for r in experiment.reports if r.figure]
+        if figures:
+            print("figures (PNG and SVG): " + ", ".join(figures))
+    return 0
+
+
+def cmd_plots(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+    """The standard tabular runs, written as files: figures/, training.json and lab_report.md."""
+    from lab.files import write_text_atomically
+    from lab.report.figures import write_tabular_figures
+    from lab.report.training import tabular_json, tabular_markdown
+
+    experiment = _tabular_experiment(args, parser)
     out = Path(args.out)
-    command = "dpo-lab " + shlex.join(sys.argv[1:] if args.argv is None else args.argv)
-    figures = write_figures(experiment, out / "figures")
+    command = _command_line(args)
+    figures = write_tabular_figures(experiment, out / "figures")
     write_text_atomically(
         out / "training.json",
-        json.dumps(_training_json(experiment, command), indent=2, ensure_ascii=False) + "\n",
+        json.dumps(tabular_json(experiment, command), indent=2, ensure_ascii=False) + "\n",
     )
     pngs = [str(p.relative_to(out)) for p in figures if p.suffix == ".png"]
-    write_text_atomically(out / "lab_report.md", markdown_report(experiment, command, pngs))
+    write_text_atomically(out / "lab_report.md", tabular_markdown(experiment, command, pngs))
     for path in [*figures, out / "training.json", out / "lab_report.md"]:
         print(f"wrote {path}")
     return 0
 
 
-# The defaults that differ between the policies are None here and resolved by each policy: a
-# tabular run takes a second, a transformer run half a minute.
-TABULAR_SAMPLE_SIZES = [500, 5000, 50000]
-TABULAR_SEEDS = [0, 1, 2, 3, 4]
+# ---- the parser ----------------------------------------------------------------------------------
 
 
-def _add_training_options(parser: argparse.ArgumentParser) -> None:
+def _add_run_options(parser: argparse.ArgumentParser) -> None:
+    """What to train on, and how many runs: not settings of a trainer."""
     parser.add_argument(
         "--world",
         choices=("default", "random"),
@@ -218,9 +257,6 @@ def _add_training_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--prompts", type=int, default=4, help="random world: prompts")
     parser.add_argument("--responses", type=int, default=6, help="random world: responses")
     parser.add_argument("--world-seed", type=int, default=0, help="random world: seed")
-    parser.add_argument(
-        "--beta", type=float, help="KL strength β (default: the world's; transformer 0.5)"
-    )
     parser.add_argument(
         "--mode",
         choices=("population", "samples", "both"),
@@ -232,37 +268,16 @@ def _add_training_options(parser: argparse.ArgumentParser) -> None:
         type=int,
         nargs="+",
         metavar="N",
-        help=f"sample sizes for samples mode (default: tabular {TABULAR_SAMPLE_SIZES}, "
-        "transformer [1000, 10000, 100000])",
+        help=f"sample sizes for samples mode (default: tabular {SAMPLE_SIZES['tabular']}, "
+        f"transformer {SAMPLE_SIZES['transformer']})",
     )
     parser.add_argument(
         "--seeds",
         type=int,
         nargs="+",
-        help=f"one run per seed and sample size (default: tabular {TABULAR_SEEDS}, "
-        "transformer [0])",
+        help=f"one run per seed and sample size (default: tabular {SEEDS['tabular']}, "
+        f"transformer {SEEDS['transformer']})",
     )
-    parser.add_argument(
-        "--steps", type=int, help="Adam steps per run (default: tabular 1000, transformer 800)"
-    )
-    parser.add_argument(
-        "--lr", type=float, help="Adam's learning rate (default: tabular 0.1, transformer 3e-3)"
-    )
-    parser.add_argument("--device", help="cpu or cuda (default: cuda when present)")
-
-
-def _add_transformer_options(parser: argparse.ArgumentParser) -> None:
-    group = parser.add_argument_group("--policy transformer only")
-    group.add_argument(
-        "--data", type=Path, help="train on a JSONL file of {prompt, chosen, rejected} rows"
-    )
-    group.add_argument(
-        "--pairs-from",
-        choices=("uniform", "reference"),
-        help="draw a pair's two responses uniformly from every response (default) or from π_ref",
-    )
-    group.add_argument("--warmup-steps", type=int, help="supervised steps that make π_ref")
-    group.add_argument("--batch-pairs", type=int, help="pairs per step (default: all of them)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -280,17 +295,21 @@ def build_parser() -> argparse.ArgumentParser:
     train = commands.add_parser(
         "train", help="train DPO (tabular: and the RLHF pipeline) on a toy world; compare with π*"
     )
-    train.add_argument("--policy", choices=("tabular", "transformer"), default="tabular")
-    _add_training_options(train)
-    _add_transformer_options(train)
+    train.add_argument("--policy", choices=tuple(CONFIGS), default="tabular")
+    _add_run_options(train)
+    _add_config_options(train, tuple(CONFIGS))
+    train.add_argument(
+        "--data", type=Path, help="train on a JSONL file of {prompt, chosen, rejected} rows"
+    )
     train.add_argument("--json", action="store_true", help="print JSON instead of a table")
     train.add_argument("--plots", metavar="DIR", help="also write the figures (PNG, SVG) to DIR")
     train.set_defaults(handler=cmd_train, subparser=train)
 
     plots = commands.add_parser(
-        "plots", help="run the training and write figures/, training.json and lab_report.md"
+        "plots", help="run the tabular training and write figures/, training.json, lab_report.md"
     )
-    _add_training_options(plots)
+    _add_run_options(plots)
+    _add_config_options(plots, ("tabular",))
     plots.add_argument("--out", default="renders", help="output folder (default: renders)")
     plots.set_defaults(handler=cmd_plots, subparser=plots)
     return parser

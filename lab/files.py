@@ -1,7 +1,8 @@
-"""Writing files so that nobody ever reads half of one."""
+"""Files: written so that nobody ever reads half of one; sources digested for cache keys."""
 
 from __future__ import annotations
 
+import hashlib
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -30,3 +31,13 @@ def written_atomically(destination: Path) -> Iterator[Path]:
 def write_text_atomically(destination: Path, text: str) -> None:
     with written_atomically(destination) as partial:
         partial.write_text(text, encoding="utf-8")
+
+
+def source_digest(*directories: Path) -> str:
+    """A short digest of every Python source under ``directories``: names and contents. Caches
+    keyed by it go stale exactly when code they depend on changes."""
+    digest = hashlib.sha256()
+    for directory in directories:
+        for path in sorted(Path(directory).rglob("*.py")):
+            digest.update(str(path.relative_to(directory)).encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()[:16]

@@ -17,17 +17,18 @@ from pathlib import Path
 
 import torch
 
-import lab.step2_optimal_policy
-import lab.step5_dpo_loss
-import lab.train
-import lab.world
 from lab import implicit_reward, log_partition, optimal_policy, preference_prob
-from lab.files import write_text_atomically
-from lab.train import rlhf_policy, train_dpo, weighted_pair_loss
-from lab.world import default_world, population_pair_weights
+from lab.data.pairs import population_pair_weights
+from lab.files import source_digest, write_text_atomically
+from lab.training.solvers import rlhf_policy
+from lab.training.tabular import TabularConfig, train_tabular, weighted_pair_loss
+from lab.worlds.tabular import default_world
 
+ROOT = Path(__file__).resolve().parents[1]
 # Trained policies are cached here, keyed by everything that decides them: re-renders are fast.
-CACHE_DIR = Path(__file__).resolve().parents[1] / "build" / "cache"
+CACHE_DIR = ROOT / "build" / "cache"
+# The lab code that decides the training: the maths, the world, the pairs, the trainers.
+TRAINING_SOURCES = tuple(ROOT / "lab" / part for part in ("core", "worlds", "data", "training"))
 
 
 class LabComputationError(RuntimeError):
@@ -170,7 +171,7 @@ class Training:
 
 def _training_key() -> str:
     """A digest of everything the trained policies depend on: the world, the steps, and the
-    source of the lab modules that train them."""
+    source of the lab code that trains them."""
     world = default_world()
     digest = hashlib.sha256()
     settings = {
@@ -181,14 +182,13 @@ def _training_key() -> str:
         "torch": torch.__version__,
     }
     digest.update(json.dumps(settings, sort_keys=True).encode())
-    for module in (lab.world, lab.train, lab.step5_dpo_loss, lab.step2_optimal_policy):
-        digest.update(Path(module.__file__).read_bytes())
+    digest.update(source_digest(*TRAINING_SOURCES).encode())
     return digest.hexdigest()[:16]
 
 
 def _train() -> Training:
     world = default_world()
-    weights = population_pair_weights(world)
+    weights = population_pair_weights(world.pi_ref, world.reward)
     star = optimal_policy(world.pi_ref, world.reward, world.beta)
     log_ref = torch.log(world.pi_ref)
     at_reference, _ = weighted_pair_loss(log_ref, log_ref, weights, world.beta)
@@ -200,7 +200,8 @@ def _train() -> Training:
     )
     snapshots = [start]
     for steps in TRAINING_STEPS:
-        trained = train_dpo(world.pi_ref, weights, world.beta, steps=steps, device="cpu")
+        config = TabularConfig(steps=steps, device="cpu")
+        trained = train_tabular(world.pi_ref, weights, world.beta, config)
         snapshots.append(
             Snapshot(
                 steps=steps,
@@ -209,7 +210,8 @@ def _train() -> Training:
                 max_abs_error=(trained.policy - star).abs().max().item(),
             )
         )
-    rlhf, _ = rlhf_policy(world.pi_ref, weights, world.beta, steps=TRAINING_STEPS[-1], device="cpu")
+    pipeline = TabularConfig(steps=TRAINING_STEPS[-1], device="cpu")
+    rlhf, _ = rlhf_policy(world.pi_ref, weights, world.beta, pipeline)
     final = torch.tensor(snapshots[-1].policy, dtype=torch.float64)
     return Training(
         beta=float(world.beta),

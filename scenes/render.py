@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import argparse
 import fcntl
-import hashlib
 import importlib
 import json
 import os
@@ -34,7 +33,7 @@ from contextlib import contextmanager
 from fractions import Fraction
 from pathlib import Path
 
-from lab.files import write_text_atomically, written_atomically
+from lab.files import source_digest, write_text_atomically, written_atomically
 from scenes.catalog import QUALITIES, CatalogError, Clip, find_clip, manim_quality
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -86,13 +85,6 @@ def check_latex(which: Callable[[str], str | None] = shutil.which) -> None:
         )
 
 
-def _lab_digest() -> str:
-    digest = hashlib.sha256()
-    for path in sorted((ROOT / "lab").glob("*.py")):
-        digest.update(path.name.encode() + path.read_bytes())
-    return digest.hexdigest()[:16]
-
-
 def verify_claims(claim_ids: tuple[str, ...], cache_dir: Path = CLAIMS_CACHE_DIR) -> None:
     """Every claim a clip shows must hold (check passes, refutation fails) before it renders.
 
@@ -100,7 +92,7 @@ def verify_claims(claim_ids: tuple[str, ...], cache_dir: Path = CLAIMS_CACHE_DIR
     """
     from lab.claims import get_claim, verify  # imported late: the lab pulls in torch
 
-    cache = cache_dir / f"claims-{_lab_digest()}.json"
+    cache = cache_dir / f"claims-{source_digest(ROOT / 'lab')}.json"
     held: dict[str, bool] = json.loads(cache.read_text()) if cache.exists() else {}
     for claim_id in claim_ids:
         if claim_id not in held:

@@ -61,3 +61,18 @@ def construct_scene(media_dir: Path):
         return scene
 
     return construct
+
+
+@pytest.fixture(scope="session")
+def reference_world():
+    """π_ref of the token world with responses of at most 2 tokens (43 per prompt instead of 259,
+    so that runs here take seconds), and that world listed response by response."""
+    from lab.data.enumerated import enumerate_world
+    from lab.training.policies import reference_policy
+    from lab.training.transformer import TransformerConfig
+    from lab.worlds.tokens import TokenWorld, build_tokenizer
+
+    world, config = TokenWorld(max_response_tokens=2), TransformerConfig()
+    tokenizer = build_tokenizer(world)
+    reference = reference_policy(world, tokenizer, seed=0, warmup_steps=config.warmup_steps)
+    return reference, enumerate_world(world, tokenizer, reference, config.beta)

@@ -11,9 +11,9 @@ from lab.claims import (
     all_claims,
     get_claim,
     normalise_tex,
-    register,
     verify,
 )
+from lab.claims.registry import collect
 
 CLAIMS = all_claims()
 
@@ -50,11 +50,13 @@ def _holding(passed: bool):
 def test_registry_rejects_duplicates_and_malformed_claims() -> None:
     existing = get_claim("step4.sigmoid_identity")
     with pytest.raises(ValueError, match="twice"):
-        register(existing)
+        collect([existing, existing])
     with pytest.raises(ValueError, match="malformed"):
-        register(Claim("Step 4!", 4, "x", "y", _holding(True), _holding(False)))
+        collect([Claim("Step 4!", 4, "x", "y", _holding(True), _holding(False))])
     with pytest.raises(ValueError, match="steps are"):
-        register(Claim("step9.x", 9, "x", "y", _holding(True), _holding(False)))
+        collect([Claim("step9.x", 9, "x", "y", _holding(True), _holding(False))])
+    with pytest.raises(ValueError, match="needs both tex and says"):
+        collect([Claim("step4.x", 4, " ", "y", _holding(True), _holding(False))])
 
 
 def test_verify_flags_a_check_that_cannot_fail() -> None:

@@ -44,7 +44,7 @@ def test_unknown_step_is_a_usage_error_naming_the_valid_steps(
 def test_failing_claim_makes_verify_exit_one(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    import lab.cli
+    import lab.claims
     from lab.claims import Claim, Evidence
 
     broken = Claim(
@@ -55,7 +55,7 @@ def test_failing_claim_makes_verify_exit_one(
         lambda: Evidence({"error": 1.0}, 0.1, False),
         lambda: Evidence({"error": 1.0}, 0.1, False),
     )
-    monkeypatch.setattr(lab.cli, "all_claims", lambda: [broken])
+    monkeypatch.setattr(lab.claims, "all_claims", lambda: [broken])
     assert main(["verify"]) == 1
     assert "✗ test.broken: the check failed" in capsys.readouterr().out
 

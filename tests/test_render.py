@@ -10,7 +10,7 @@ import av
 import pytest
 from PIL import Image
 
-from lab.claims import _REGISTRY, Claim, Evidence, get_claim
+from lab.claims import Claim, Evidence, get_claim, registry
 from scenes import labdata
 from scenes.catalog import find_clip
 from scenes.manifest import ManifestError, build_manifest
@@ -121,7 +121,7 @@ def test_a_claim_that_does_not_hold_stops_the_render(monkeypatch, tmp_path: Path
     real = get_claim("step2.closed_form")
     failing = Evidence({"max_abs_error": 0.5}, 1e-9, False, note="π* does not sum to one")
     monkeypatch.setitem(
-        _REGISTRY,
+        registry(),
         real.id,
         Claim(real.id, real.step, real.tex, real.says, lambda: failing, real.refute),
     )

@@ -1,0 +1,136 @@
+"""DPO on a causal language model: each step is ONE forward pass over the distinct sequences of the
+batch (chosen and rejected together), the DPO loss on their sequence log-probs, and Adam.
+
+log π_ref is computed once before training (π_ref is frozen), and π_θ starts as a copy of π_ref, so
+the first step's loss is log 2 and every implicit reward 0. The model is passed in: this module
+does not import transformers (``lab.training.policies`` builds the tiny GPT-2).
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass, field
+
+import torch
+
+from lab.core.validation import check_beta, check_count, check_positive
+from lab.data.batches import PreferenceBatch, concatenated_forward
+from lab.data.enumerated import PROPOSALS
+from lab.training.devices import progress_bar, single_cpu_thread
+from lab.training.weighted_loss import weighted_dpo_loss
+
+WARMUP_STEPS = 150  # supervised steps that turn the random tiny GPT-2 into π_ref
+
+
+@dataclass(frozen=True)
+class TinyLMConfig:
+    """The tiny GPT-2's size. The defaults can represent any distribution over the token world's
+    responses (43 distinct prefixes per prompt) and train fast on a CPU."""
+
+    n_layer: int = 2
+    n_embd: int = 32
+    n_head: int = 4
+    n_positions: int = 16
+
+
+@dataclass(frozen=True)
+class TransformerConfig:
+    """Settings of the transformer trainer. The defaults are the lecture's run."""
+
+    beta: float = field(default=0.5, metadata={"help": "the KL strength β"})
+    steps: int = field(default=800, metadata={"help": "Adam steps per run"})
+    learning_rate: float = field(default=3e-3, metadata={"help": "Adam's learning rate"})
+    warmup_steps: int = field(
+        default=WARMUP_STEPS, metadata={"help": "supervised steps that make π_ref"}
+    )
+    seed: int = field(default=0, metadata={"help": "seeds the model and the minibatch draws"})
+    pairs_from: str = field(
+        default="uniform",
+        metadata={
+            "help": "draw a pair's two responses uniformly from every response, or from π_ref",
+            "choices": PROPOSALS,
+        },
+    )
+    batch_pairs: int | None = field(
+        default=None, metadata={"help": "pairs per step (default: all of them, full batch)"}
+    )
+    device: str | None = field(
+        default=None, metadata={"help": "cpu or cuda (default: cuda when present)"}
+    )
+    model: TinyLMConfig = field(default_factory=TinyLMConfig)
+
+    def __post_init__(self) -> None:
+        check_beta(self.beta)
+        check_count("steps", self.steps)
+        check_count("warmup_steps", self.warmup_steps, minimum=0)
+        check_positive("learning_rate", self.learning_rate)
+        if self.batch_pairs is not None:
+            check_count("batch_pairs", self.batch_pairs)
+        if self.pairs_from not in PROPOSALS:
+            raise ValueError(f"pairs_from must be one of {PROPOSALS}, got {self.pairs_from!r}")
+
+
+def start_policy(reference: torch.nn.Module) -> torch.nn.Module:
+    """π_θ at step 0: a trainable copy of π_ref (the loss starts at log 2, every reward at 0)."""
+    return copy.deepcopy(reference).requires_grad_(True)
+
+
+def dpo_batch_loss(
+    policy: torch.nn.Module, batch: PreferenceBatch, beta: float
+) -> tuple[torch.Tensor, dict[str, float]]:
+    """The weighted DPO loss of a batch from one concatenated forward pass, and TRL's metrics
+    (``lab.training.weighted_loss``). The batch needs log π_ref (``batch.with_reference``)."""
+    if batch.reference_logps is None:
+        raise ValueError("the batch needs log π_ref first: call batch.with_reference(reference)")
+    policy_chosen_logps, policy_rejected_logps = concatenated_forward(policy, batch)
+    return weighted_dpo_loss(
+        policy_chosen_logps,
+        policy_rejected_logps,
+        batch.reference_logps[batch.chosen_index],
+        batch.reference_logps[batch.rejected_index],
+        batch.weight,
+        beta,
+    )
+
+
+def train_transformer(
+    policy: torch.nn.Module,
+    batch: PreferenceBatch,
+    config: TransformerConfig,
+    seed: int | None = None,
+    progress: bool | None = None,
+    description: str = "DPO",
+) -> list[dict[str, float]]:
+    """Train π_θ in place with the DPO loss and Adam; return the metrics of every step.
+
+    Args:
+        policy: π_θ, usually ``start_policy(reference)``, on the batch's device.
+        batch: the pairs, with ``reference_logps``.
+        config: β, steps, learning rate and pairs per step (``config.batch_pairs``: each step draws
+            that many pairs with probability their weight; None: every pair, every step).
+        seed: seeds the draws of pairs (default: ``config.seed``).
+        progress: a bar on stderr; None: only when stderr is a terminal.
+
+    Returns:
+        One dict per step with the ``METRIC_NAMES``, measured before that step's update.
+    """
+    generator = torch.Generator().manual_seed(config.seed if seed is None else seed)
+    optimizer = torch.optim.Adam(policy.parameters(), lr=config.learning_rate)
+    policy.train()
+    history = []
+    bar = progress_bar(range(config.steps), description, progress)
+    with single_cpu_thread():
+        for _ in bar:
+            pairs = (
+                batch if config.batch_pairs is None else batch.draw(config.batch_pairs, generator)
+            )
+            loss, metrics = dpo_batch_loss(policy, pairs, config.beta)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            history.append(metrics)
+            bar.set_postfix(
+                loss=f"{metrics['loss']:.4f}", margin=f"{metrics['rewards/margins']:.3f}"
+            )
+    policy.eval()
+    return history

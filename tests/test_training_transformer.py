@@ -1,0 +1,67 @@
+"""The transformer trainer: step 0 at log 2, short runs closing on π*, minibatches, bad configs.
+
+Runs here are short (tens of steps); the full run is ``dpo-lab train --policy transformer``."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import replace
+
+import pytest
+
+from lab.data.enumerated import policy_probs, world_pairs
+from lab.training.runs import compare_to_optimum
+from lab.training.transformer import (
+    TransformerConfig,
+    start_policy,
+    train_transformer,
+)
+from lab.training.transformer_runs import run_transformer_pairs
+from lab.training.weighted_loss import METRIC_NAMES
+
+# reference_world (conftest): the token world with responses of at most 2 tokens.
+CONFIG = TransformerConfig()
+
+
+def test_step_zero_loss_is_ln2_and_rewards_are_zero(reference_world) -> None:
+    reference, enumerated = reference_world
+    batch = world_pairs(enumerated, "uniform", 500, seed=0).with_reference(reference)
+    policy = start_policy(reference)
+    config = replace(CONFIG, steps=2, learning_rate=1e-3)
+    history = train_transformer(policy, batch, config, progress=False)
+    assert set(history[0]) == set(METRIC_NAMES)
+    assert abs(history[0]["loss"] - math.log(2)) < 1e-6
+    assert history[0]["rewards/chosen"] == history[0]["rewards/rejected"] == 0.0
+    assert history[1]["rewards/margins"] > 0, "one step on the pairs should favour the chosen"
+
+
+def test_a_short_population_run_closes_most_of_the_distance_to_pi_star(reference_world) -> None:
+    reference, enumerated = reference_world
+    batch = world_pairs(enumerated, "uniform", None, seed=0)
+    config = replace(CONFIG, steps=120)
+    report, policy, _ = run_transformer_pairs(
+        config, reference, batch, enumerated, "population", None, 0, progress=False
+    )
+    assert report.reference_tv > 0.4
+    assert report.tv < 0.05, (report.tv, report.reference_tv)
+    assert report.metrics["loss"] < report.step0["loss"]
+    assert report.metrics["rewards/accuracies"] > 0.5
+    again = compare_to_optimum(policy_probs(policy, enumerated), enumerated.pi_star)
+    assert again["tv"] == report.tv
+
+
+def test_minibatches_train_too_and_runs_are_reproducible(reference_world) -> None:
+    reference, enumerated = reference_world
+    batch = world_pairs(enumerated, "uniform", 2000, seed=1)
+    config = replace(CONFIG, steps=25, batch_pairs=64)
+    arguments = (config, reference, batch, enumerated, "samples", 2000, 1)
+    first, _, _ = run_transformer_pairs(*arguments, progress=False)
+    second, _, _ = run_transformer_pairs(*arguments, progress=False)
+    assert first.tv < first.reference_tv
+    assert (first.tv, first.metrics) == (second.tv, second.metrics)
+
+
+def test_bad_configs_are_refused() -> None:
+    for bad in ({"beta": 0.0}, {"beta": float("nan")}, {"steps": 0}, {"pairs_from": "both"}):
+        with pytest.raises(ValueError):
+            TransformerConfig(**bad)
