@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import importlib
 import re
-from pathlib import Path
 
 import pytest
 from manim import (
@@ -30,8 +29,6 @@ from scenes.catalog import (
     manim_quality,
 )
 from scenes.widgets import heading
-
-ROOT = Path(__file__).resolve().parents[1]
 
 
 @pytest.mark.parametrize("clip", CLIPS, ids=[c.name for c in CLIPS])
@@ -116,14 +113,6 @@ def test_unknown_claim_id_in_a_scene_lists_known_ids(construct_scene) -> None:
 
     with pytest.raises(UnknownClaimError, match=r"known claim ids: .*step4\.sigmoid_identity"):
         construct_scene(TypoInClaimId)
-
-
-def test_makefile_lists_the_catalog_clips() -> None:
-    makefile = (ROOT / "Makefile").read_text()
-    listed = re.search(r"^CLIPS := (.*)$", makefile, re.MULTILINE).group(1).split()
-    assert listed == [c.name for c in CLIPS]
-    for clip in CLIPS:
-        assert (ROOT / clip.source).exists()
 
 
 def test_catalog_errors_list_valid_values() -> None:
