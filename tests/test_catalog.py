@@ -3,6 +3,7 @@ and a new clip needs only its scene file and its catalog entry."""
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import sys
@@ -41,8 +42,16 @@ for clip in scenes.catalog.lecture_clips():
 """
 
 
+def completed(command: list[str], cwd: Path) -> subprocess.CompletedProcess:
+    # Under `make test`, the outer make's flags would reach an inner make through the
+    # environment (and make it print "Entering directory" lines): run it as a user would.
+    outer_make = ("MAKEFLAGS", "MFLAGS", "MAKELEVEL")
+    env = {name: value for name, value in os.environ.items() if name not in outer_make}
+    return subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True)
+
+
 def run(command: list[str], cwd: Path) -> str:
-    result = subprocess.run(command, cwd=cwd, capture_output=True, text=True)
+    result = completed(command, cwd)
     assert result.returncode == 0, f"{' '.join(command)} failed:\n{result.stderr}"
     return result.stdout
 
@@ -66,9 +75,7 @@ def test_makefile_lists_the_catalog_clips() -> None:
 
 
 def test_make_stops_when_it_cannot_read_the_catalog() -> None:
-    result = subprocess.run(
-        ["make", "help", "PYTHON=false"], cwd=ROOT, capture_output=True, text=True
-    )
+    result = completed(["make", "help", "PYTHON=false"], ROOT)
     assert result.returncode != 0
     assert "cannot read the clips: 'false scenes/catalog.py names' failed" in result.stderr
 
