@@ -9,9 +9,12 @@ PY := $(VENV)/bin/python
 TORCH_SPEC ?= torch==2.13.0
 QUALITY ?= medium
 RENDERS := renders
-# One clip per scene module; scenes/catalog.py lists the same names (a test keeps them in step).
-CLIPS := step1_objective step2_optimal_policy step3_reparameterisation step4_bradley_terry step5_dpo_loss lecture
-STEP_CLIPS := $(filter step%,$(CLIPS))
+# The clips come from scenes/catalog.py, the one list of them: it needs only the standard
+# library, so make reads it before any virtualenv exists. A failed read stops make here.
+read_catalog = $(shell $(PYTHON) scenes/catalog.py $1)$(if $(filter 0,$(.SHELLSTATUS)),,\
+  $(error cannot read the clips: '$(PYTHON) scenes/catalog.py $1' failed (PYTHON=... sets the Python 3 to use)))
+CLIPS := $(call read_catalog,names)
+LECTURE_CLIPS := $(call read_catalog,lecture)
 CLIP_FILES := mp4 srt vtt png
 
 VALID_QUALITIES := low medium high
@@ -60,10 +63,10 @@ $(foreach kind,$(CLIP_FILES),$(RENDERS)/%.$(kind)) build/clips/%.json: scenes/%.
 $(RENDERS)/%:
 	$(error no clip '$(basename $*)' to render; valid clips: $(CLIPS))
 
-# The lecture plays every step: it depends on their sources, and renders after them (order
-# only), so that it replays their cached video segments instead of rendering them again.
+# The lecture plays the catalog's lecture clips: it depends on their sources, and renders after
+# them (order only), so that it replays their cached video segments instead of rendering them again.
 LECTURE_FILES := $(foreach kind,$(CLIP_FILES),$(RENDERS)/lecture.$(kind)) build/clips/lecture.json
-$(LECTURE_FILES): $(STEP_CLIPS:%=scenes/%.py) | $(STEP_CLIPS:%=build/clips/%.json)
+$(LECTURE_FILES): $(LECTURE_CLIPS:%=scenes/%.py) | $(LECTURE_CLIPS:%=build/clips/%.json)
 
 # The manifest is its own small step, from the clips' records: parallel renders never race on it.
 $(RENDERS)/manifest.json: $(CLIPS:%=build/clips/%.json) $(foreach c,$(CLIPS),$(foreach kind,$(CLIP_FILES),$(RENDERS)/$c.$(kind))) scenes/manifest.py | $(INSTALLED)

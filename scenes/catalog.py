@@ -1,20 +1,30 @@
-"""Every clip the lecture renders: its name (file stem in renders/ and module in scenes/), its
-scene class, the derivation step it shows, its title, and the claims it typesets. The Makefile's
-per-clip targets follow this list (a test keeps the two in step, and another checks that each
-clip shows exactly the claims listed here: ``scenes.render`` verifies them before rendering)."""
+"""The one list of clips, in lecture order. Everything else derives from it: the Makefile's
+per-clip targets, the lecture's chapters and sections, the manifest, the snapshot tests.
+
+A clip is a derivation step (``step=N``) or a topic beyond the five steps (``step=None``); the
+lecture plays every clip marked ``in_lecture``, in this order, and numbers them as chapters. Each
+clip lists the claims it shows (a test checks the list against the scene; ``scenes.render``
+verifies them before rendering).
+
+This module imports only the standard library, so that make can read it before any virtualenv
+exists:  ``python3 scenes/catalog.py names`` (every clip) or ``… lecture`` (the lecture's clips).
+"""
 
 from __future__ import annotations
 
+import argparse
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 
 @dataclass(frozen=True)
 class Clip:
-    name: str
-    scene: str
-    step: int | None
+    name: str  # file stem in renders/ and module in scenes/
+    scene: str  # the Scene class in that module
     title: str  # plain text-mode TeX: the heading on screen, the lecture's section name
-    claims: tuple[str, ...]  # claim ids the clip shows, in order of first appearance
+    claims: tuple[str, ...] = ()  # claim ids the clip shows, in order of first appearance
+    step: int | None = None  # the derivation step it shows; None for a topic beyond them
+    in_lecture: bool = True
 
     @property
     def module(self) -> str:
@@ -29,14 +39,22 @@ class Clip:
         """The title without TeX markup: section names, the manifest."""
         return self.title.replace("--", "–").replace("$", "")
 
+    @property
+    def chapter(self) -> int | None:
+        """Its place among the lecture's clips (from 1); None when the lecture does not play it.
+        Derived, never typed in: inserting a clip renumbers the ones after it."""
+        played = lecture_clips()
+        return played.index(self) + 1 if self in played else None
 
-STEP_CLIPS: tuple[Clip, ...] = (
+
+# Every clip that has a present(scene) function, in lecture order.
+_PRESENTED: tuple[Clip, ...] = (
     Clip(
         "step1_objective",
         "Step1Objective",
-        1,
         "The RLHF objective",
-        (
+        step=1,
+        claims=(
             "step1.objective",
             "step1.kl_nonnegative",
             "step1.beta_limits",
@@ -46,9 +64,9 @@ STEP_CLIPS: tuple[Clip, ...] = (
     Clip(
         "step2_optimal_policy",
         "Step2OptimalPolicy",
-        2,
         "The optimal policy in closed form",
-        (
+        step=2,
+        claims=(
             "step1.objective",
             "step2.lagrangian",
             "step2.stationarity",
@@ -60,9 +78,9 @@ STEP_CLIPS: tuple[Clip, ...] = (
     Clip(
         "step3_reparameterisation",
         "Step3Reparameterisation",
-        3,
         "Solve for the reward",
-        (
+        step=3,
+        claims=(
             "step2.closed_form",
             "step3.log_closed_form",
             "step3.reparameterisation",
@@ -72,9 +90,9 @@ STEP_CLIPS: tuple[Clip, ...] = (
     Clip(
         "step4_bradley_terry",
         "Step4BradleyTerry",
-        4,
         "Bradley--Terry: $Z(x)$ cancels",
-        (
+        step=4,
+        claims=(
             "step4.bradley_terry",
             "step4.sigmoid_identity",
             "step4.only_differences",
@@ -86,9 +104,9 @@ STEP_CLIPS: tuple[Clip, ...] = (
     Clip(
         "step5_dpo_loss",
         "Step5DpoLoss",
-        5,
         "The DPO loss",
-        (
+        step=5,
+        claims=(
             "step4.z_cancels",
             "step5.dpo_loss",
             "step6.implicit_reward",
@@ -100,16 +118,23 @@ STEP_CLIPS: tuple[Clip, ...] = (
 )
 
 
-def _lecture_claims() -> tuple[str, ...]:
+def _claims_shown_by(clips: Iterable[Clip]) -> tuple[str, ...]:
     seen: dict[str, None] = {}
-    for clip in STEP_CLIPS:
+    for clip in clips:
         seen.update(dict.fromkeys(clip.claims))
     return tuple(seen)
 
 
-LECTURE = Clip("lecture", "Lecture", None, "DPO, derived in five steps", _lecture_claims())
+# Last, so that make renders it after the clips it plays and it replays their cached segments.
+LECTURE = Clip(
+    "lecture",
+    "Lecture",
+    "DPO, derived in five steps",
+    claims=_claims_shown_by(clip for clip in _PRESENTED if clip.in_lecture),
+    in_lecture=False,
+)
 
-CLIPS: tuple[Clip, ...] = (*STEP_CLIPS, LECTURE)
+CLIPS: tuple[Clip, ...] = (*_PRESENTED, LECTURE)
 
 QUALITIES: dict[str, str] = {
     "low": "low_quality",  # 854×480, 15 fps
@@ -122,6 +147,11 @@ class CatalogError(ValueError):
     """An unknown clip name or quality; the message lists the valid ones."""
 
 
+def lecture_clips() -> tuple[Clip, ...]:
+    """The clips the lecture plays, in order: its chapters."""
+    return tuple(clip for clip in CLIPS if clip.in_lecture)
+
+
 def find_clip(name: str) -> Clip:
     for clip in CLIPS:
         if clip.name == name:
@@ -130,11 +160,18 @@ def find_clip(name: str) -> Clip:
     raise CatalogError(f"no clip named {name!r}; valid clips: {valid}")
 
 
-def step_clip(step: int) -> Clip:
-    return next(clip for clip in STEP_CLIPS if clip.step == step)
-
-
 def manim_quality(quality: str) -> str:
     if quality not in QUALITIES:
         raise CatalogError(f"unknown quality {quality!r}; valid qualities: {', '.join(QUALITIES)}")
     return QUALITIES[quality]
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python3 scenes/catalog.py", description=__doc__)
+    parser.add_argument("list", choices=["names", "lecture"], help="every clip, or the lecture's")
+    chosen = CLIPS if parser.parse_args(argv).list == "names" else lecture_clips()
+    print("\n".join(clip.name for clip in chosen))
+
+
+if __name__ == "__main__":
+    main()

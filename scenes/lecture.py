@@ -1,33 +1,22 @@
-"""The whole lecture: a title card, the five steps — one Manim section each — and a recap.
+"""The whole lecture: a title card, the catalog's lecture clips in order — one chapter and one
+Manim section each — and a recap.
 
-Each step is the same ``present`` function its own clip plays, so the lecture and the clips can
-never drift apart (and the lecture's render reuses the clips' cached video segments).
+Each chapter is the same ``present`` function its own clip plays, so the lecture and the clips
+can never drift apart (and the lecture's render reuses the clips' cached video segments).
 
 Render with:  manim render scenes/lecture.py Lecture
 """
 
 from __future__ import annotations
 
-from manim import DOWN, LEFT, RIGHT, UP, FadeIn, VGroup, Write
+import importlib
 
-from scenes import (
-    step1_objective,
-    step2_optimal_policy,
-    step3_reparameterisation,
-    step4_bradley_terry,
-    step5_dpo_loss,
-    style,
-)
+from manim import DOWN, LEFT, ORIGIN, RIGHT, UP, FadeIn, VGroup, Write, config
+
+from scenes import style
 from scenes.base import ClaimScene
+from scenes.catalog import Clip, lecture_clips
 from scenes.widgets import remark
-
-STEPS = (
-    step1_objective,
-    step2_optimal_policy,
-    step3_reparameterisation,
-    step4_bradley_terry,
-    step5_dpo_loss,
-)
 
 # One equation per step: the derivation on one page.
 RECAP = (
@@ -44,22 +33,24 @@ def title_card(scene: ClaimScene) -> None:
     subtitle = remark(
         scene, "derived in five steps, every equation checked by the lab", color=style.MUTED
     )
-    steps = VGroup(
+    chapters = VGroup(
         *(
-            remark(scene, rf"{module.CLIP.step}.\enspace {module.CLIP.title}", font_size=32)
-            for module in STEPS
+            remark(scene, rf"{clip.chapter}.\enspace {clip.title}", font_size=32)
+            for clip in lecture_clips()
         )
     ).arrange(DOWN, aligned_edge=LEFT)
-    for row, line in enumerate(steps):  # evenly spaced baselines, whatever the line's height
+    for row, line in enumerate(chapters):  # evenly spaced baselines, whatever the line's height
         line.shift(UP * (-0.62 * row - line[0][0].get_bottom()[1]))
-    VGroup(title, subtitle, steps).arrange(DOWN, buff=0.45)
+    card = VGroup(title, subtitle, chapters).arrange(DOWN, buff=0.45)
+    if card.height > config.frame_height - 0.8:  # a long chapter list still fits on the card
+        card.scale_to_fit_height(config.frame_height - 0.8).move_to(ORIGIN)
     scene.narrate(
         "Direct Preference Optimization, derived in five steps: from the RLHF objective "
         "to the DPO loss."
     )
     scene.play(Write(title), run_time=1.5)
     scene.play(FadeIn(subtitle, shift=UP * 0.2))
-    scene.play(FadeIn(steps, lag_ratio=0.2), run_time=2)
+    scene.play(FadeIn(chapters, lag_ratio=0.2), run_time=2)
     scene.mark_poster()
     scene.wait(style.HOLD)
     scene.narrate(None)
@@ -81,14 +72,19 @@ def recap(scene: ClaimScene) -> None:
     scene.narrate(None)
 
 
+def section_name(clip: Clip) -> str:
+    """ "Step N: title" for a derivation step, the title alone for a topic beyond the steps."""
+    return clip.plain_title if clip.step is None else f"Step {clip.step}: {clip.plain_title}"
+
+
 class Lecture(ClaimScene):
     def construct(self) -> None:
         self.next_section("Title")
         title_card(self)
         self.clear_screen()
-        for module in STEPS:
-            self.next_section(f"Step {module.CLIP.step}: {module.CLIP.plain_title}")
-            module.present(self)
+        for clip in lecture_clips():
+            self.next_section(section_name(clip))
+            importlib.import_module(clip.module).present(self)
             self.clear_screen()
         self.next_section("Recap")
         recap(self)

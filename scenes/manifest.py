@@ -2,10 +2,11 @@
 
     python -m scenes.manifest [--records build/clips] [--out renders/manifest.json]
 
-One entry per clip of the catalog, in catalog order: name, scene class, step, title, file paths,
-duration in seconds, frames, width, height, fps, the claim ids it shows, and (for the lecture)
-its sections. Run after the clips are rendered (``make render`` does); it fails, naming them,
-when a clip's record or one of its files is missing, or was rendered at another quality.
+One entry per clip of the catalog, in catalog order: name, scene class, step, chapter (its place
+in the lecture; null when the lecture does not play it), title, file paths, duration in seconds,
+frames, width, height, fps, the claim ids it shows, and (for the lecture) its sections. Run
+after the clips are rendered (``make render`` does); it fails, naming them, when a clip's record
+or one of its files is missing, or was rendered at another quality.
 """
 
 from __future__ import annotations

@@ -13,9 +13,10 @@ render never leaves a half-written file in renders/:
     <clip>.mp4   H.264, yuv420p            <clip>.srt, <clip>.vtt   captions
     <clip>.png   the poster frame (the moment the scene marked, else its last frame)
 
-Last, a JSON record of the clip (scene, step, size, fps, duration, claims shown, sections, files)
-is written to build/clips/<clip>.json; ``python -m scenes.manifest`` gathers the records into
-renders/manifest.json (a separate step, so that parallel renders never write the same file).
+Last, a JSON record of the clip (scene, step, chapter, size, fps, duration, claims shown,
+sections, files) is written to build/clips/<clip>.json; ``python -m scenes.manifest`` gathers the
+records into renders/manifest.json (a separate step, so that parallel renders never write the
+same file).
 """
 
 from __future__ import annotations
@@ -243,6 +244,7 @@ def render_clip(
         "name": clip.name,
         "scene": clip.scene,
         "step": clip.step,
+        "chapter": clip.chapter,
         "title": clip.plain_title,
         "quality": quality,
         "width": info["width"],

@@ -32,10 +32,10 @@ from manim import (
 
 from scenes import labdata, style
 from scenes.base import ClaimScene, parts_of
-from scenes.catalog import step_clip
+from scenes.catalog import find_clip
 from scenes.widgets import box, brace_note, heading, model_text, remark
 
-CLIP = step_clip(1)
+CLIP = find_clip("step1_objective")
 SAMPLES = 2  # responses drawn from π_ref to show what "y ~ π" means
 SAMPLE_SEED = 2
 

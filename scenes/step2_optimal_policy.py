@@ -29,7 +29,7 @@ from manim import (
 
 from scenes import labdata, style
 from scenes.base import ClaimScene, parts_of
-from scenes.catalog import step_clip
+from scenes.catalog import find_clip
 from scenes.widgets import (
     BarColumn,
     NumberColumn,
@@ -41,7 +41,7 @@ from scenes.widgets import (
     row_names,
 )
 
-CLIP = step_clip(2)
+CLIP = find_clip("step2_optimal_policy")
 
 PI = r"\pi(y \mid x)"
 PI_REF = r"\pi_{\mathrm{ref}}(y \mid x)"

@@ -26,7 +26,7 @@ from manim import (
 
 from scenes import labdata, style
 from scenes.base import ClaimScene, parts_of
-from scenes.catalog import step_clip
+from scenes.catalog import find_clip
 from scenes.widgets import (
     NumberColumn,
     heading,
@@ -36,7 +36,7 @@ from scenes.widgets import (
     row_names,
 )
 
-CLIP = step_clip(3)
+CLIP = find_clip("step3_reparameterisation")
 
 PI_STAR = r"\pi^*(y \mid x)"
 PI_REF = r"\pi_{\mathrm{ref}}(y \mid x)"

@@ -35,10 +35,10 @@ from manim import (
 from lab import preference_prob
 from scenes import labdata, style
 from scenes.base import ClaimScene, parts_of
-from scenes.catalog import step_clip
+from scenes.catalog import find_clip
 from scenes.widgets import box, heading, model_text, remark, strike
 
-CLIP = step_clip(4)
+CLIP = find_clip("step4_bradley_terry")
 
 PREFERENCE = r"p^*(y_w \succ y_l \mid x)"
 CHOSEN_TERM = r"\beta \log \frac{\pi^*(y_w \mid x)}{\pi_{\mathrm{ref}}(y_w \mid x)}"

@@ -27,7 +27,7 @@ from manim import (
 
 from scenes import labdata, style
 from scenes.base import ClaimScene, parts_of
-from scenes.catalog import step_clip
+from scenes.catalog import find_clip
 from scenes.widgets import (
     BarColumn,
     NumberColumn,
@@ -40,7 +40,7 @@ from scenes.widgets import (
     scientific,
 )
 
-CLIP = step_clip(5)
+CLIP = find_clip("step5_dpo_loss")
 
 OPTIMAL_W = r"\pi^*(y_w \mid x)"
 OPTIMAL_L = r"\pi^*(y_l \mid x)"

@@ -36,8 +36,11 @@ from scenes.catalog import Clip
 
 
 def heading(scene: ClaimScene, clip: Clip) -> VGroup:
-    """ "Step N · title" in the top-left corner, with a thin rule under it."""
-    words = rf"Step {clip.step} \textperiodcentered{{}} {clip.title}"
+    """ "Step N · title" (a topic beyond the steps: its title) in the top-left corner, with a
+    thin rule under it."""
+    words = clip.title
+    if clip.step is not None:
+        words = rf"Step {clip.step} \textperiodcentered{{}} {clip.title}"
     text = scene.title(
         words,
         font_size=style.HEADING_FONT_SIZE,

@@ -42,6 +42,7 @@ def test_low_quality_render_matches_its_manifest_entry(tmp_path: Path) -> None:
     assert entry["files"] == {kind: str(path) for kind, path in files.items()}
     assert all(path.stat().st_size > 0 for path in files.values())
     assert (entry["name"], entry["scene"], entry["step"]) == (CLIP, clip.scene, 3)
+    assert clip.chapter is not None and entry["chapter"] == clip.chapter
     assert (entry["width"], entry["height"], entry["fps"]) == (854, 480, 15)
     assert entry["claims"] == list(clip.claims)
 

@@ -1,5 +1,6 @@
-"""A last-frame snapshot of each step (Manim's ``frames_comparison``): an accidental visual change
-fails. Control frames live in tests/control_data/snapshots/; after an intended change, rewrite
+"""A last-frame snapshot of each clip of the catalog but the lecture (Manim's
+``frames_comparison``): an accidental visual change fails. Control frames live in
+tests/control_data/snapshots/, one per clip; after an intended change (or for a new clip), write
 them with ``pytest tests/test_snapshots.py --set_test`` and look at them before committing.
 
 The conftest lowers ``MIN_CAIRO_VERSION`` (Debian 12 has cairo 1.16): without that, every test
@@ -8,6 +9,7 @@ here would be skipped, silently. ``test_the_snapshots_really_compare`` makes sur
 
 from __future__ import annotations
 
+import importlib
 from pathlib import Path
 
 import cairo
@@ -15,14 +17,8 @@ import pytest
 from manim.utils.testing import frames_comparison as manim_frames
 from manim.utils.testing.frames_comparison import frames_comparison
 
-from scenes import (
-    step1_objective,
-    step2_optimal_policy,
-    step3_reparameterisation,
-    step4_bradley_terry,
-    step5_dpo_loss,
-)
 from scenes.base import ClaimScene
+from scenes.catalog import CLIPS, LECTURE, find_clip
 
 __module_test__ = "snapshots"
 
@@ -33,31 +29,20 @@ CACHED = {
     "tex_dir": str(ROOT / "build" / "test-media" / "Tex"),
     "text_dir": str(ROOT / "build" / "test-media" / "texts"),
 }
+# Every clip with a present() function; the lecture only replays them.
+SNAPSHOTS = [clip.name for clip in CLIPS if clip != LECTURE]
 
 
+def control_file(name: str) -> str:
+    """The control frame's file name, as frames_comparison derives it from the test's name and
+    its parameter."""
+    return f"last_frame_clip[{name}].npz"
+
+
+@pytest.mark.parametrize("clip", SNAPSHOTS)
 @frames_comparison(base_scene=ClaimScene, **CACHED)
-def test_step1_last_frame(scene):
-    step1_objective.present(scene)
-
-
-@frames_comparison(base_scene=ClaimScene, **CACHED)
-def test_step2_last_frame(scene):
-    step2_optimal_policy.present(scene)
-
-
-@frames_comparison(base_scene=ClaimScene, **CACHED)
-def test_step3_last_frame(scene):
-    step3_reparameterisation.present(scene)
-
-
-@frames_comparison(base_scene=ClaimScene, **CACHED)
-def test_step4_last_frame(scene):
-    step4_bradley_terry.present(scene)
-
-
-@frames_comparison(base_scene=ClaimScene, **CACHED)
-def test_step5_last_frame(scene):
-    step5_dpo_loss.present(scene)
+def test_last_frame(scene, clip):
+    importlib.import_module(find_clip(clip).module).present(scene)
 
 
 def test_the_snapshots_really_compare(request: pytest.FixtureRequest) -> None:
@@ -66,5 +51,5 @@ def test_the_snapshots_really_compare(request: pytest.FixtureRequest) -> None:
     assert cairo.cairo_version() >= manim_frames.MIN_CAIRO_VERSION
     if request.config.getoption("--set_test"):
         pytest.skip("writing control frames")
-    names = {f"step{n}_last_frame.npz" for n in range(1, 6)}
+    names = {control_file(name) for name in SNAPSHOTS}
     assert names <= {path.name for path in CONTROL.glob("*.npz")}
