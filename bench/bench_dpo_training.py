@@ -9,9 +9,9 @@ forward pass over the step's distinct sequences (chosen and rejected together), 
 
 Both draw the same pairs (N sampled pairs over the default world, 64 per step, the same seeded
 draws), start from the same π_ref, use Adam with the same step size, and run on one CPU thread
-(as the trainer always does on a CPU: see ``lab.policies.single_cpu_thread``). That they compute
-the same thing is checked: the same loss and gradient on the first drawn batch, up to float32
-rounding.
+(as the trainer always does on a CPU: see ``lab.training.devices.single_cpu_thread``). That they
+compute the same thing is checked: the same loss and gradient on the first drawn batch, up to
+float32 rounding.
 
     python bench/bench_dpo_training.py
 """

@@ -19,6 +19,7 @@ import torch
 import torch.nn.functional as F
 
 from lab.core.validation import (
+    check_all_finite,
     check_beta,
     check_broadcastable,
     check_distribution,
@@ -159,7 +160,9 @@ def dpo_loss(
     reference_rejected_logps: torch.Tensor,
     beta: float,
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """The DPO loss for a batch of preference pairs (step 5, eq. 7).
+    """The DPO loss for a batch of preference pairs (step 5, eq. 7), with the arguments and
+    returns of the DPO authors' ``preference_loss`` (eric-mitchell/direct-preference-optimization,
+    trainers.py).
 
     Args:
         policy_chosen_logps: log π_θ(y_w | x), a sum over y_w's tokens. Shape: (batch_size,)
@@ -184,9 +187,8 @@ def dpo_loss(
         "reference_chosen_logps": reference_chosen_logps,
         "reference_rejected_logps": reference_rejected_logps,
     }
-    for name, values in logps.items():
-        check_finite(name, values)
     check_broadcastable(logps)
+    check_all_finite(logps)
     pi_logratios = policy_chosen_logps - policy_rejected_logps
     ref_logratios = reference_chosen_logps - reference_rejected_logps
     logits = pi_logratios - ref_logratios

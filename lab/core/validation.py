@@ -36,6 +36,16 @@ def check_finite(name: str, values: torch.Tensor) -> None:
         )
 
 
+def check_all_finite(tensors: dict[str, torch.Tensor]) -> None:
+    """``check_finite`` for each of ``tensors`` (which must broadcast), in one pass when they are
+    all finite: a NaN or ±inf anywhere makes their sum non-finite, so a finite sum clears them
+    all with one device sync. A non-finite sum (or an overflow) gets the per-tensor check."""
+    if bool(torch.isfinite(sum(tensors.values())).all()):
+        return
+    for name, values in tensors.items():
+        check_finite(name, values)
+
+
 def sum_tolerance(dtype: torch.dtype) -> float:
     """How far from 1 a distribution may sum: √eps of its dtype (1.5e-8 for float64, 3.5e-4 for
     float32), loose enough for rounding, tight enough to catch a forgotten normalisation."""
@@ -91,6 +101,8 @@ def check_same_responses(
 
 def check_broadcastable(tensors: dict[str, torch.Tensor]) -> None:
     """Tensors used together element-wise (one entry per pair, say) must broadcast."""
+    if len({t.shape for t in tensors.values()}) == 1:  # the usual case, and the cheap one
+        return
     try:
         torch.broadcast_shapes(*(t.shape for t in tensors.values()))
     except RuntimeError:

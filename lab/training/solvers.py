@@ -15,6 +15,8 @@ from lab.training.devices import pick_device
 from lab.training.tabular import TabularConfig
 from lab.worlds.tabular import DTYPE
 
+NEWTON_STOP = 1e-14  # a logit step this small moves π by float64 rounding
+
 
 def _objective_of_logits(
     logits: torch.Tensor, reward: torch.Tensor, log_ref: torch.Tensor, beta: float
@@ -69,7 +71,10 @@ def maximise_objective(
         g = gradient(theta, reward, log_ref)
         h = hessian(theta, reward, log_ref)
         # the Hessian is singular along (1, …, 1) (softmax ignores a shift): pseudo-inverse
-        theta = theta - (torch.linalg.pinv(h, hermitian=True, rtol=1e-12) @ g[..., None])[..., 0]
+        step = (torch.linalg.pinv(h, hermitian=True, rtol=1e-12) @ g[..., None])[..., 0]
+        theta = theta - step
+        if step.abs().max() <= NEWTON_STOP:  # converged: more steps only jitter the last bit
+            break
     return torch.softmax(theta, dim=-1).reshape(shape)
 
 

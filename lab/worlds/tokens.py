@@ -90,7 +90,7 @@ def build_tokenizer(world: TokenWorld) -> Tokenizer:
     """A word-level tokenizer over the world's vocabulary, built locally.
 
     Words are split on whitespace. Unknown words would map to EOS, so callers that take text from
-    outside (``lab.preference_data``) check every word against the vocabulary first.
+    outside (``lab.data.jsonl``) check every word against the vocabulary first.
     """
     tokenizer = Tokenizer(WordLevel(world.vocabulary, unk_token=EOS))
     tokenizer.pre_tokenizer = WhitespaceSplit()
