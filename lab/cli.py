@@ -63,8 +63,11 @@ def _add_config_options(parser: argparse.ArgumentParser, policies: tuple[str, ..
             title = "--policy " + " and ".join(owners) + " only"
             container = groups.setdefault(tuple(owners), parser.add_argument_group(title))
         field = _option_fields(CONFIGS[owners[0]])[name]
-        defaults = [f"{policy} {_default(CONFIGS[policy], name)}" for policy in owners]
-        default = defaults[0].split(" ", 1)[1] if len(policies) == 1 else ", ".join(defaults)
+        defaults = {policy: _default(CONFIGS[policy], name) for policy in owners}
+        if len(policies) == 1 or len(set(defaults.values())) == 1:
+            default = next(iter(defaults.values()))
+        else:
+            default = ", ".join(f"{policy} {value}" for policy, value in defaults.items())
         container.add_argument(
             f"--{name.replace('_', '-')}",
             *ALIASES.get(name, ()),
@@ -76,8 +79,9 @@ def _add_config_options(parser: argparse.ArgumentParser, policies: tuple[str, ..
 
 
 def _default(config: type, name: str) -> object:
-    value = _option_fields(config)[name].default
-    return "the world's" if value is None and name == "beta" else value
+    """A field's default as its help shows it; a None default is said in words (metadata)."""
+    field = _option_fields(config)[name]
+    return field.metadata.get("default", field.default)
 
 
 def config_from_args(policy: str, args: argparse.Namespace, parser) -> object:
@@ -246,8 +250,14 @@ def cmd_plots(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
 # ---- the parser ----------------------------------------------------------------------------------
 
 
-def _add_run_options(parser: argparse.ArgumentParser) -> None:
+def _add_run_options(parser: argparse.ArgumentParser, policies: tuple[str, ...]) -> None:
     """What to train on, and how many runs: not settings of a trainer."""
+
+    def defaults(table: dict[str, list[int]]) -> str:
+        if len(policies) == 1:
+            return str(table[policies[0]])
+        return ", ".join(f"{policy} {table[policy]}" for policy in policies)
+
     parser.add_argument(
         "--world",
         choices=("default", "random"),
@@ -260,23 +270,25 @@ def _add_run_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--mode",
         choices=("population", "samples", "both"),
-        help="train on the exact pair distribution, on sampled pairs, or both (default: both "
-        "for tabular; for transformer, population, or both when --n-pairs is given)",
+        help="train on the exact pair distribution, on sampled pairs, or both (default: both"
+        + (
+            "; for transformer, population, or both when --n-pairs is given)"
+            if len(policies) > 1
+            else ")"
+        ),
     )
     parser.add_argument(
         "--n-pairs",
         type=int,
         nargs="+",
         metavar="N",
-        help=f"sample sizes for samples mode (default: tabular {SAMPLE_SIZES['tabular']}, "
-        f"transformer {SAMPLE_SIZES['transformer']})",
+        help=f"sample sizes for samples mode (default: {defaults(SAMPLE_SIZES)})",
     )
     parser.add_argument(
         "--seeds",
         type=int,
         nargs="+",
-        help=f"one run per seed and sample size (default: tabular {SEEDS['tabular']}, "
-        f"transformer {SEEDS['transformer']})",
+        help=f"one run per seed and sample size (default: {defaults(SEEDS)})",
     )
 
 
@@ -296,7 +308,7 @@ def build_parser() -> argparse.ArgumentParser:
         "train", help="train DPO (tabular: and the RLHF pipeline) on a toy world; compare with π*"
     )
     train.add_argument("--policy", choices=tuple(CONFIGS), default="tabular")
-    _add_run_options(train)
+    _add_run_options(train, tuple(CONFIGS))
     _add_config_options(train, tuple(CONFIGS))
     train.add_argument(
         "--data", type=Path, help="train on a JSONL file of {prompt, chosen, rejected} rows"
@@ -308,7 +320,7 @@ def build_parser() -> argparse.ArgumentParser:
     plots = commands.add_parser(
         "plots", help="run the tabular training and write figures/, training.json, lab_report.md"
     )
-    _add_run_options(plots)
+    _add_run_options(plots, ("tabular",))
     _add_config_options(plots, ("tabular",))
     plots.add_argument("--out", default="renders", help="output folder (default: renders)")
     plots.set_defaults(handler=cmd_plots, subparser=plots)

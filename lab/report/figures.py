@@ -211,7 +211,7 @@ def write_transformer_figures(experiment: TransformerExperiment, directory: Path
     written = []
     for report, pi_theta in zip(experiment.reports, experiment.policies, strict=True):
         rows = (enumerated.pi_ref[0], enumerated.pi_star[0], pi_theta[0])
-        title = f"“{prompt}”: DPO on a transformer, {report.mode}"
+        title = f"DPO on a tiny transformer, {report.mode}"
         if report.tv is not None:
             title += rf" — TV($\pi_\theta$, $\pi^*$) = {report.tv:.3g}"
         suffix = (

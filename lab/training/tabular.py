@@ -28,14 +28,13 @@ class TabularConfig:
     """Settings of the tabular trainer (and of the reward-model pipeline trained beside it)."""
 
     beta: float | None = field(
-        default=None, metadata={"help": "the KL strength β (default: the world's)"}
+        default=None, metadata={"help": "the KL strength β", "default": "the world's"}
     )
     steps: int = field(default=1000, metadata={"help": "Adam steps per run"})
-    learning_rate: float = field(
-        default=0.1, metadata={"help": "Adam's learning rate, cosine-decayed to 0"}
-    )
+    # cosine-decayed to 0 over the run
+    learning_rate: float = field(default=0.1, metadata={"help": "Adam's learning rate"})
     device: str | None = field(
-        default=None, metadata={"help": "cpu or cuda (default: cuda when present)"}
+        default=None, metadata={"help": "cpu or cuda", "default": "cuda when present"}
     )
 
     def __post_init__(self) -> None:

@@ -43,7 +43,7 @@ class TransformerConfig:
     warmup_steps: int = field(
         default=WARMUP_STEPS, metadata={"help": "supervised steps that make π_ref"}
     )
-    seed: int = field(default=0, metadata={"help": "seeds the model and the minibatch draws"})
+    seed: int = 0  # seeds π_ref's initialisation and the population run's minibatch draws
     pairs_from: str = field(
         default="uniform",
         metadata={
@@ -52,10 +52,10 @@ class TransformerConfig:
         },
     )
     batch_pairs: int | None = field(
-        default=None, metadata={"help": "pairs per step (default: all of them, full batch)"}
+        default=None, metadata={"help": "pairs per step", "default": "all of them, full batch"}
     )
     device: str | None = field(
-        default=None, metadata={"help": "cpu or cuda (default: cuda when present)"}
+        default=None, metadata={"help": "cpu or cuda", "default": "cuda when present"}
     )
     model: TinyLMConfig = field(default_factory=TinyLMConfig)
 
