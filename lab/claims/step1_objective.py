@@ -187,8 +187,9 @@ CLAIMS = (
     Claim(
         id="step1.objective",
         step=1,
-        tex=r"\max_{\pi} \; \mathbb{E}_{y \sim \pi(y \mid x)}\big[r(x, y)\big] - \beta \, "
-        r"\mathrm{KL}\big(\pi(y \mid x) \,\|\, \pi_{\mathrm{ref}}(y \mid x)\big)",
+        tex=r"\max_{\pi} \; \mathbb{E}_{x \sim \mathcal{D}}\Big[\mathbb{E}_{y \sim \pi(y \mid x)}"
+        r"\big[r(x, y)\big] - \beta \, \mathrm{KL}\big(\pi(y \mid x) \,\|\, "
+        r"\pi_{\mathrm{ref}}(y \mid x)\big)\Big]",
         says="RLHF maximises the expected reward minus β times the KL divergence from the "
         "reference policy.",
         check=lambda: _check_objective(rlhf_objective),

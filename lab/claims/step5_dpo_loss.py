@@ -24,7 +24,7 @@ from lab.claims.fixtures import (
     default_population_training,
 )
 from lab.claims.registry import Claim, Evidence
-from lab.core.dpo import dpo_loss, gradient_weight, optimal_policy
+from lab.core.dpo import dpo_loss, gradient_weight, optimal_policy, reward_model_loss
 from lab.data.pairs import mle_exists, population_pair_weights, sample_pairs
 from lab.training.runs import compare_to_optimum
 from lab.training.solvers import rlhf_policy
@@ -94,6 +94,42 @@ def _check_dpo_loss(loss_fn: Callable) -> Evidence:
         tolerance=NUMERIC_TOLERANCE,
         passed=bool(finite and worst <= NUMERIC_TOLERANCE and z <= Z_TOLERANCE),
         note="per-pair loss vs 40-digit mpmath; E_D as Σ W·loss vs the mean over 2e5 sampled pairs",
+    )
+
+
+def _mpmath_reward_model_loss(reward_w: float, reward_l: float) -> float:
+    """−log σ(r_w − r_l) = log(1 + e^{−(r_w − r_l)}) as written, in 40 digits."""
+    with mpmath.workdps(40):
+        return float(mpmath.log1p(mpmath.exp(-(mpmath.mpf(reward_w) - mpmath.mpf(reward_l)))))
+
+
+def _check_reward_model_loss(loss_fn: Callable) -> Evidence:
+    """``loss_fn(r_w, r_l)`` per pair against −log σ(r_w − r_l) in 40-digit arithmetic, with reward
+    differences up to ±10⁴ (where it must stay finite); and with the implicit rewards of a random
+    π_θ in place of r_φ it is DPO's loss, pair by pair."""
+    generator = torch.Generator().manual_seed(SEED)
+    rewards = 10 * torch.randn(2, 300, generator=generator, dtype=DTYPE)
+    extremes = torch.tensor([[1e4, -1e4], [-1e4, 1e4]], dtype=DTYPE)
+    rewards = torch.cat([rewards, extremes], dim=1)
+    losses = loss_fn(*rewards)
+    pairs = rewards.T.tolist()
+    exact = torch.tensor([_mpmath_reward_model_loss(*pair) for pair in pairs], dtype=DTYPE)
+    finite = bool(torch.isfinite(losses).all())
+    relative = ((losses - exact).abs() / exact.abs().clamp_min(1e-300)).max()
+
+    logps = -30 * torch.rand(4, 300, generator=generator, dtype=DTYPE)
+    dpo_losses, chosen_rewards, rejected_rewards = dpo_loss(*logps, CHECK_BETAS[0])
+    as_reward_model = (loss_fn(chosen_rewards, rejected_rewards) - dpo_losses).abs().max()
+    worst = max(relative.item(), as_reward_model.item())
+    return Evidence(
+        measured={
+            "max_relative_error": relative.item(),
+            "max_abs_difference_from_dpo_loss": as_reward_model.item(),
+            "finite_at_reward_differences_1e4": float(finite),
+        },
+        tolerance=NUMERIC_TOLERANCE,
+        passed=bool(finite and worst <= NUMERIC_TOLERANCE),
+        note="per-pair loss vs 40-digit mpmath; the same loss on implicit rewards vs dpo_loss",
     )
 
 
@@ -199,6 +235,17 @@ CLAIMS = (
         check=lambda: _check_dpo_loss(dpo_loss),
         # Wrong variant: the sign flipped — the rejected response's log-ratio first.
         refute=lambda: _check_dpo_loss(lambda pc, pr, rc, rr, beta: dpo_loss(pr, pc, rr, rc, beta)),
+    ),
+    Claim(
+        id="step5.reward_model_loss",
+        step=5,
+        tex=r"\mathcal{L}_R(r_\phi) = -\mathbb{E}_{(x, y_w, y_l) \sim \mathcal{D}}\Big[\log "
+        r"\sigma\big(r_\phi(x, y_w) - r_\phi(x, y_l)\big)\Big]",
+        says="RLHF fits its reward model with the same logistic loss on pairs; DPO's loss is this "
+        "loss with the implicit reward in place of r_φ.",
+        check=lambda: _check_reward_model_loss(reward_model_loss),
+        # Wrong variant: the labels swapped, −log σ(r_l − r_w).
+        refute=lambda: _check_reward_model_loss(lambda rw, rl: reward_model_loss(rl, rw)),
     ),
     Claim(
         id="step5.loss_at_reference",

@@ -271,9 +271,9 @@ CLAIMS = (
     Claim(
         id="step7.reference_start",
         step=7,
-        tex=r"\pi_\theta = \pi_{\mathrm{ref}} \;\Rightarrow\; \mathcal{L}_{\mathrm{DPO}} = \ln 2,"
+        tex=r"\pi_\theta = \pi_{\mathrm{ref}} \;\Rightarrow\; \mathcal{L}_{\mathrm{DPO}} = \log 2,"
         r"\quad \hat r_\theta(x, y) = 0",
-        says="At step 0, with π_θ a copy of π_ref, every pair's DPO loss is ln 2 and every "
+        says="At step 0, with π_θ a copy of π_ref, every pair's DPO loss is log 2 and every "
         "implicit reward is 0.",
         check=lambda: _check_reference_start(start_policy),
         refute=lambda: _check_reference_start(_start_from_scratch),
