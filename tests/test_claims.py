@@ -14,19 +14,20 @@ from lab.claims import (
     verify,
 )
 from lab.claims.registry import collect
+from lab.claims.tex import Relation, read_tex
 
 CLAIMS = all_claims()
 
 
 @pytest.mark.parametrize("claim", CLAIMS, ids=[c.id for c in CLAIMS])
 def test_check_passes(claim: Claim) -> None:
-    evidence = claim.check()
+    evidence = claim.check(read_tex(claim.tex))
     assert evidence.passed, f"{claim.id}: {evidence.measured} {evidence.note}"
 
 
 @pytest.mark.parametrize("claim", CLAIMS, ids=[c.id for c in CLAIMS])
 def test_refutation_fails(claim: Claim) -> None:
-    evidence = claim.refute()
+    evidence = claim.refute(read_tex(claim.tex))
     assert not evidence.passed, f"{claim.id}: the wrong variant passed: {evidence.measured}"
 
 
@@ -44,7 +45,7 @@ def test_unknown_claim_id_lists_the_known_ids() -> None:
 
 
 def _holding(passed: bool):
-    return lambda: Evidence({"x": 1.0}, 0.0, passed)
+    return lambda reading: Evidence({"x": 1.0}, 0.0, passed)
 
 
 def test_registry_rejects_duplicates_and_malformed_claims() -> None:
@@ -67,12 +68,34 @@ def test_verify_flags_a_check_that_cannot_fail() -> None:
 
 
 def test_verify_turns_a_crashing_check_into_a_failure() -> None:
-    def crash() -> Evidence:
+    def crash(reading) -> Evidence:
         raise ZeroDivisionError("boom")
 
     verdict = verify(Claim("test.crash", 4, "x", "y", crash, _holding(False)))
     assert not verdict.passed
     assert "ZeroDivisionError: boom" in verdict.check.note
+    assert verdict.refutation is None and verdict.refuted is None and not verdict.ok
+
+
+def test_verify_hands_the_check_the_reading_of_the_tex() -> None:
+    """The check is given the tree of the claim's own TeX, not a string it could ignore."""
+    seen = []
+
+    def check(reading) -> Evidence:
+        seen.append(reading)
+        return Evidence({"x": 1.0}, 0.0, isinstance(reading, Relation))
+
+    verdict = verify(Claim("test.reading", 4, r"a = b", "y", check, _holding(False)))
+    assert verdict.ok
+    assert seen == [read_tex("a = b")]
+
+
+def test_tex_outside_the_notation_fails_verification_and_says_where() -> None:
+    claim = Claim("test.unreadable", 4, r"a = b \oslash c", "y", _holding(True), _holding(False))
+    verdict = verify(claim)
+    assert not verdict.passed and verdict.refutation is None
+    assert "does not read" in verdict.check.note
+    assert "oslash" in verdict.check.note and "character 6" in verdict.check.note
 
 
 def test_normalise_tex_ignores_spacing_and_manim_groups() -> None:

@@ -29,8 +29,10 @@ CLAIM_MODULES: tuple[str, ...] = (
     "lab.claims.step3_reparameterisation",
     "lab.claims.step4_bradley_terry",
     "lab.claims.step5_dpo_loss",
+    "lab.claims.step5_training",
     "lab.claims.step6_gradient",
     "lab.claims.step7_sequences",
+    "lab.claims.step7_reference_start",
 )
 
 

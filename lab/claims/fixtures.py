@@ -5,17 +5,20 @@
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable
 from types import SimpleNamespace
 
 import mpmath
-import sympy as sp
 import torch
 from torch import nn
 
-from lab.core.dpo import optimal_policy
+from lab.claims.named import Function, Named
+from lab.core.dpo import dpo_loss, optimal_policy
+from lab.data.enumerated import enumerate_world
 from lab.data.pairs import population_pair_weights
 from lab.training.tabular import TabularConfig, train_tabular
 from lab.worlds.tabular import DTYPE, World, default_world, random_world
+from lab.worlds.tokens import TokenWorld, build_tokenizer
 
 # β ≠ 1 throughout the checks: at β = 1 a forgotten β would go unnoticed.
 CHECK_BETAS = (0.3, 2.5)
@@ -24,19 +27,40 @@ NUMERIC_TOLERANCE = 1e-12  # absolute, for identities between float64 computatio
 Z_TOLERANCE = 5.0  # a Monte-Carlo estimate may sit this many standard errors from the truth
 
 
+def pair_losses(log_policy, log_reference, beta, loss_fn) -> torch.Tensor:
+    """``loss_fn`` for every pair (x, y_w, y_l) of a table. Shape: (…, prompts, K, K)."""
+    losses, _, _ = loss_fn(
+        log_policy[..., :, :, None],
+        log_policy[..., :, None, :],
+        log_reference[:, :, None],
+        log_reference[:, None, :],
+        beta,
+    )
+    return losses
+
+
+def expected_loss(weights: torch.Tensor, beta: float, loss_fn: Callable) -> Function:
+    """L_DPO(π_θ; π_ref) as the lab computes it: Σ W · ``loss_fn`` over the pairs of ``weights``,
+    for π_θ a table (…, x, y)."""
+
+    def apply(pi_theta: Named, pi_ref: Named) -> Named:
+        leading = tuple(d for d in pi_theta.dims if d not in ("x", "y"))
+        log_policy = pi_theta.to_dims((*leading, "x", "y")).log()
+        losses = pair_losses(log_policy, pi_ref.to_dims(("x", "y")).log(), beta, loss_fn)
+        return Named((weights * losses).sum(dim=(-3, -2, -1)), leading)
+
+    return Function(apply)
+
+
+def reference_free_loss(pc, pr, rc, rr, beta):
+    """A wrong DPO: the reference log-probs left out, −log σ(β log π_θ(y_w) − β log π_θ(y_l))."""
+    return dpo_loss(pc, pr, torch.zeros_like(rc), torch.zeros_like(rr), beta)
+
+
 def check_worlds(seed: int) -> list[World]:
     """The lecture's default world and a seeded random one with other shapes (3 prompts × 6
     responses): a check that passes on both does not depend on the default world's numbers."""
     return [default_world(), random_world(3, 6, seed=seed, reward_scale=1.5)]
-
-
-def symbolic_residual(expression: sp.Expr) -> sp.Expr:
-    """``expression`` in a canonical form: logarithms of products expanded (symbols declared
-    positive where that matters), exponentials of sums split into products, then cancelled as a
-    rational function of what remains. An identity holds exactly when this is 0 — a decision, not
-    ``simplify``'s heuristic search, and a hundred times faster."""
-    expanded = sp.expand(sp.expand_log(expression, force=True), power_exp=True)
-    return sp.cancel(expanded)
 
 
 def mp_log_partition(pi_ref: list[float], reward: list[float], beta: float) -> mpmath.mpf:
@@ -121,3 +145,17 @@ def default_population_training() -> tuple[World, torch.Tensor, torch.Tensor]:
     weights = population_pair_weights(world.pi_ref, world.reward)
     trained = train_tabular(world.pi_ref, weights, world.beta, POPULATION_TRAINING)
     return world, trained.policy, star
+
+
+@functools.cache
+def token_reference() -> TinyCausalLM:
+    """π_ref for the token world: a seeded ``TinyCausalLM`` (any π_ref will do for the identities
+    checked on it), frozen."""
+    return TinyCausalLM(len(TokenWorld().vocabulary), seed=0).requires_grad_(False)
+
+
+@functools.cache
+def enumerated_token_world():
+    """The token world listed response by response under ``token_reference``, β = 0.5."""
+    world = TokenWorld()
+    return enumerate_world(world, build_tokenizer(world), token_reference(), beta=0.5)

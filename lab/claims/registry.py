@@ -1,9 +1,11 @@
 """What a claim is, what its check returns, and how a claim is judged.
 
-A claim ties one on-screen equation (``tex``, exactly what a scene typesets) to a numerical or
-symbolic ``check()`` and to a ``refute()`` that runs the same check against a deliberately wrong
-variant (a sign flipped, Z not cancelled, a mask unshifted …). A claim holds when its check passes
-AND its refutation fails: the refutation is the proof that the check is able to fail at all.
+A claim ties one on-screen equation (``tex``, exactly what a scene typesets) to a ``check`` and
+to a ``refute`` that runs the same check against a deliberately wrong variant of the lab's code
+(a sign flipped, Z not cancelled, a mask unshifted …). Both are given the claim's TeX, read
+(``lab.claims.tex``): a check evaluates that reading on the lab's numbers, so the equation on
+screen is the thing checked, and a wrong equation fails like wrong code. A claim holds when its
+check passes AND its refutation fails: the refutation is the proof that the check can fail.
 """
 
 from __future__ import annotations
@@ -12,6 +14,8 @@ import re
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+
+from lab.claims.tex import Node, TexError, read_tex
 
 # The derivation's five steps, and the topics the lecture covers beyond them.
 STEP_TITLES: dict[int, str] = {
@@ -30,13 +34,15 @@ class Evidence:
     """What a check measured.
 
     ``measured`` maps a quantity's name to its value; the first entry is the headline figure that
-    reports show. ``tolerance`` is the bound the headline was held to (0 for exact/symbolic checks).
+    reports show. ``tolerance`` is the bound the headline was held to (0 for exact/symbolic checks);
+    ``bounds`` gives every bound applied, by the name of the quantity held to it.
     """
 
     measured: dict[str, float]
     tolerance: float
     passed: bool
     note: str = ""
+    bounds: dict[str, float] = field(default_factory=dict)
 
     @property
     def headline(self) -> tuple[str, float] | None:
@@ -45,21 +51,25 @@ class Evidence:
 
 @dataclass(frozen=True)
 class Claim:
+    """One equation of the lecture. ``check(reading)`` and ``refute(reading)`` take the tree of
+    ``tex`` (``lab.claims.tex.read_tex``) and return Evidence."""
+
     id: str
     step: int
     tex: str
     says: str
-    check: Callable[[], Evidence] = field(repr=False, compare=False)
-    refute: Callable[[], Evidence] = field(repr=False, compare=False)
+    check: Callable[[Node], Evidence] = field(repr=False, compare=False)
+    refute: Callable[[Node], Evidence] = field(repr=False, compare=False)
 
 
 @dataclass(frozen=True)
 class Verdict:
-    """A claim together with the outcome of its check and of its refutation."""
+    """A claim together with the outcome of its check and of its refutation (None when the check
+    failed: the claim does not hold whatever the wrong variant does)."""
 
     claim: Claim
     check: Evidence
-    refutation: Evidence
+    refutation: Evidence | None
     seconds: float
 
     @property
@@ -67,13 +77,13 @@ class Verdict:
         return self.check.passed
 
     @property
-    def refuted(self) -> bool:
-        """The wrong variant failed the check, as it must."""
-        return not self.refutation.passed
+    def refuted(self) -> bool | None:
+        """The wrong variant failed the check, as it must; None when it was not run."""
+        return None if self.refutation is None else not self.refutation.passed
 
     @property
     def ok(self) -> bool:
-        return self.passed and self.refuted
+        return bool(self.passed and self.refuted)
 
     def as_dict(self) -> dict:
         return {
@@ -85,10 +95,10 @@ class Verdict:
             "refuted": self.refuted,
             "measured": self.check.measured,
             "tolerance": self.check.tolerance,
-            "refutation": {
-                "measured": self.refutation.measured,
-                "passed": self.refutation.passed,
-            },
+            "bounds": self.check.bounds,
+            "refutation": None
+            if self.refutation is None
+            else {"measured": self.refutation.measured, "passed": self.refutation.passed},
             "note": self.check.note,
             "seconds": round(self.seconds, 3),
         }
@@ -142,9 +152,15 @@ def _run_safely(fn: Callable[[], Evidence]) -> Evidence:
 
 
 def verify(claim: Claim) -> Verdict:
+    """Read the claim's TeX, check it, and refute it (when the check passed)."""
     start = time.perf_counter()
-    check = _run_safely(claim.check)
-    refutation = _run_safely(claim.refute)
+    try:
+        reading = read_tex(claim.tex)
+    except TexError as error:
+        unread = Evidence({}, float("nan"), False, note=f"the TeX does not read: {error}")
+        return Verdict(claim, unread, None, time.perf_counter() - start)
+    check = _run_safely(lambda: claim.check(reading))
+    refutation = _run_safely(lambda: claim.refute(reading)) if check.passed else None
     return Verdict(claim, check, refutation, time.perf_counter() - start)
 
 

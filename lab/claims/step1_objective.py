@@ -1,20 +1,35 @@
 """Step 1's claims — the KL-regularised RLHF objective (DPO paper, eq. 3):
 
-    J(π) = E_{y∼π(·|x)}[r(x, y)] − β · KL(π(·|x) ‖ π_ref(·|x))
+    max_π E_{x∼D}[ E_{y∼π(·|x)}[r(x, y)] − β KL(π(·|x) ‖ π_ref(·|x)) ]
 
-The objective against its definition estimated from samples; KL ≥ 0; the two limits of β; and why
-a sampled π needs the score-function (REINFORCE) identity ∇E_π[r] = E_π[r ∇log π] to be trained.
+Each check reads the claim's TeX and evaluates it on the lab's numbers: the objective on screen is
+the one the lab computes, and the lab's optimum beats every probe policy under it; KL ≥ 0 on
+random pairs; the two limits of β; and the score-function identity behind sampled RL, against
+the lab's REINFORCE estimator.
 """
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Callable
 
 import torch
 
+from lab.claims.evaluate import compare, value_of
 from lab.claims.fixtures import CHECK_BETAS, Z_TOLERANCE, check_worlds
+from lab.claims.named import Binding, Derived, Named
+from lab.claims.reading import (
+    joined,
+    policy,
+    random_policies,
+    search,
+    symbols,
+    tex_evidence,
+    world_binding,
+)
 from lab.claims.registry import Claim, Evidence
+from lab.claims.tex import Node, Optimum
 from lab.core.dpo import (
     expected_reward,
     kl_divergence,
@@ -22,165 +37,179 @@ from lab.core.dpo import (
     rlhf_objective,
     total_variation,
 )
-from lab.worlds.tabular import DTYPE, World, default_world, random_world
+from lab.training.solvers import score_function_surrogate
+from lab.worlds.tabular import DTYPE, World, random_world
 
 SEED = 1
 MONTE_CARLO_SAMPLES = 100_000
 LIMIT_TOLERANCE = 1e-3
+PROBES = 200
+# What stands for β → ∞ and β → 0: β must be ≪ the gap between the two best rewards for the latter.
+BETA_LIMITS = {("beta", "inf"): 1e4, ("beta", "0.0"): 1e-4}
 
 
 def _random_policy(world: World, generator: torch.Generator, spread: float) -> torch.Tensor:
-    logits = world.pi_ref.log() + spread * torch.randn(
-        world.pi_ref.shape, generator=generator, dtype=DTYPE
-    )
-    return torch.softmax(logits, dim=-1)
+    return random_policies(world, 1, generator, spread)[0]
 
 
-def _check_objective(objective: Callable[..., torch.Tensor]) -> Evidence:
-    """J(π) computed exactly against the definition estimated from samples y ∼ π:
-    the mean of r(x, y) − β log(π(y|x)/π_ref(y|x)) over 10⁵ draws per prompt."""
+@functools.cache
+def _sampled_objective(objective: Callable) -> Evidence:
+    """``objective(π, π_ref, r, β)`` against its definition estimated from samples y ∼ π: the
+    mean of r(x, y) − β log(π(y|x)/π_ref(y|x)) over 10⁵ draws per prompt, in standard errors."""
     generator = torch.Generator().manual_seed(SEED)
-    worst_z, worst_error, checked = 0.0, 0.0, 0
+    worst_z, worst_error = 0.0, 0.0
     for world in check_worlds(SEED):
         pi = _random_policy(world, generator, spread=1.5)
         for beta in CHECK_BETAS:
             exact = objective(pi, world.pi_ref, world.reward, beta)
-            samples = torch.multinomial(
-                pi, MONTE_CARLO_SAMPLES, replacement=True, generator=generator
-            )
-            per_sample = torch.gather(world.reward, 1, samples) - beta * (
-                torch.gather(pi.log(), 1, samples) - torch.gather(world.pi_ref.log(), 1, samples)
-            )
-            estimate = per_sample.mean(dim=1)
+            samples = torch.multinomial(pi, MONTE_CARLO_SAMPLES, True, generator=generator)
+            log_ratio = pi.log().gather(1, samples) - world.pi_ref.log().gather(1, samples)
+            per_sample = world.reward.gather(1, samples) - beta * log_ratio
             standard_error = per_sample.std(dim=1) / math.sqrt(MONTE_CARLO_SAMPLES)
-            worst_z = max(worst_z, ((exact - estimate).abs() / standard_error).max().item())
-            worst_error = max(worst_error, (exact - estimate).abs().max().item())
-            checked += exact.numel()
-    # leading dimensions broadcast: a stack of 3 policies against one π_ref gives 3 × prompts values
-    world = default_world()
-    stack = torch.stack([_random_policy(world, generator, 1.0) for _ in range(3)])
-    batched = objective(stack, world.pi_ref, world.reward, 0.5)
-    one_by_one = torch.stack([objective(p, world.pi_ref, world.reward, 0.5) for p in stack])
-    broadcasts = batched.shape == one_by_one.shape and torch.allclose(batched, one_by_one)
+            gap = (exact - per_sample.mean(dim=1)).abs()
+            worst_z = max(worst_z, (gap / standard_error).max().item())
+            worst_error = max(worst_error, gap.max().item())
     return Evidence(
-        measured={
-            "max_z_score": worst_z,
-            "max_abs_error": worst_error,
-            "prompts_checked": float(checked),
-            "samples_per_prompt": float(MONTE_CARLO_SAMPLES),
-            "broadcasts": float(broadcasts),
-        },
+        measured={"max_z_score": worst_z, "max_abs_error": worst_error},
         tolerance=Z_TOLERANCE,
-        passed=bool(worst_z <= Z_TOLERANCE and broadcasts),
-        note="exact J(π) vs the mean of r − β log(π/π_ref) over samples y ∼ π, in standard errors",
+        passed=worst_z <= Z_TOLERANCE,
+        note="J(π) vs the mean of r − β log(π/π_ref) over samples y ∼ π, in standard errors",
     )
 
 
-def _check_kl_nonnegative(kl: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]) -> Evidence:
+def _objective_bindings(objective: Callable) -> list[tuple[Binding, torch.Tensor]]:
+    """Per world and β: the TeX's symbols bound to the lab's (π searched over, with the lab's π*
+    as the answer and random policies to beat), and the lab's J of those random policies."""
+    generator = torch.Generator().manual_seed(SEED)
+    bindings = []
+    for world in check_worlds(SEED):
+        prompts = Named(torch.full((world.n_prompts,), 1 / world.n_prompts, dtype=DTYPE), ("x",))
+        for beta in CHECK_BETAS:
+            star = optimal_policy(world.pi_ref, world.reward, beta)
+            probes = random_policies(world, PROBES, generator)
+            values = {r"\pi": search(star, probes), r"\mathcal{D}": prompts}
+            binding = world_binding(world, beta, values, tolerance=1e-9)
+            lab_value = objective(probes, world.pi_ref, world.reward, beta).mean(dim=-1)
+            bindings.append((binding, lab_value))
+    return bindings
+
+
+def _check_objective(reading: Node, objective: Callable) -> Evidence:
+    """The lab's J against samples; the objective on screen is the lab's J for random policies;
+    and the lab's π* is its maximum (no random policy does better under it)."""
+    bindings = _objective_bindings(objective)
+    tex = tex_evidence(reading, [binding for binding, _ in bindings])
+    if isinstance(reading, Optimum) and tex.passed:
+        checks = []
+        for b, lab_value in bindings:
+            on_screen = value_of(reading.body, b.with_values({"pi": b.values["pi"].probes}))
+            checks.append(compare("=", on_screen, Named(lab_value, ("probe",)), b))
+        worst = max(check.residual for check in checks)
+        same = all(check.passed for check in checks)
+        tex = Evidence(
+            {**tex.measured, "tex_objective_minus_lab_objective": worst},
+            0.0,
+            same,
+            note=tex.note + ("" if same else "; the objective on screen is not the lab's J"),
+        )
+    elif not isinstance(reading, Optimum):
+        tex = Evidence(tex.measured, 0.0, False, note="the TeX is not max_π of an objective")
+    return joined(_sampled_objective(objective), tex)
+
+
+def _check_kl_nonnegative(reading: Node, kl: Callable) -> Evidence:
     """KL ≥ 0 on random pairs (some with zeros in p), = 0 at p = q, and above Pinsker's bound
-    2·TV² > 0 whenever p ≠ q — so zero only at equality."""
+    2·TV² > 0 whenever p ≠ q — so zero only at equality; and the TeX's relation holds."""
     generator = torch.Generator().manual_seed(SEED)
     shape = (2000, 6)
     p = torch.softmax(3 * torch.randn(shape, generator=generator, dtype=DTYPE), dim=-1)
     q = torch.softmax(3 * torch.randn(shape, generator=generator, dtype=DTYPE), dim=-1)
-    # a quarter of the rows of p have zeros: 0·log 0 = 0 must not turn into NaN
-    p[:500, :2] = 0
+    p[:500, :2] = 0  # 0·log 0 = 0 must not turn into NaN
     p = p / p.sum(dim=-1, keepdim=True)
     divergence = kl(p, q)
     at_equality = kl(q, q).abs().max().item()
-    pinsker = 2 * total_variation(p, q) ** 2
-    ratio = (divergence / pinsker).min().item()
-    min_kl = divergence.min().item()
+    ratio = (divergence / (2 * total_variation(p, q) ** 2)).min().item()
     finite = bool(torch.isfinite(divergence).all())
-    return Evidence(
+    lab = Evidence(
         measured={
-            "min_kl": min_kl,
+            "min_kl": divergence.min().item(),
             "kl_at_equality": at_equality,
             "min_kl_over_pinsker_bound": ratio,
-            "pairs": float(shape[0]),
         },
         tolerance=0.0,
-        passed=bool(finite and min_kl >= 0 and at_equality <= 1e-15 and ratio >= 1 - 1e-9),
+        passed=bool(
+            finite and divergence.min() >= 0 and at_equality <= 1e-15 and ratio >= 1 - 1e-9
+        ),
         note="Pinsker: KL(p‖q) ≥ 2·TV(p, q)², which is > 0 unless p = q",
+        bounds={"min_kl": 0.0, "kl_at_equality": 1e-15, "min_kl_over_pinsker_bound": 1 - 1e-9},
     )
+    binding = Binding(
+        {"x": shape[0], "y": shape[1]},
+        symbols({r"\pi": policy(p), r"\pi_{\mathrm{ref}}": policy(q)}),
+        tolerance=0.0,
+    )
+    return joined(lab, tex_evidence(reading, [binding]))
 
 
-def _check_beta_limits(
-    policy: Callable[[torch.Tensor, torch.Tensor, float], torch.Tensor],
-) -> Evidence:
-    """The maximiser π*_β at β = 10⁴ against π_ref and at β = 10⁻⁴ against the one-hot argmax of r.
-    (Step 2 shows that the closed form is the maximiser.)"""
-    large, small = 1e4, 1e-4
-    to_reference, to_argmax, min_gap = 0.0, 0.0, math.inf
+def _check_beta_limits(reading: Node, closed_form: Callable) -> Evidence:
+    """π* from ``closed_form`` at the stand-ins for β → ∞ and β → 0, read from the TeX: π* must
+    reach π_ref and the point mass on the best response (within 10⁻³)."""
+    bindings, min_gap = [], math.inf
     for world in check_worlds(SEED):
-        argmax = torch.nn.functional.one_hot(world.reward.argmax(dim=-1), world.n_responses)
-        to_reference = max(
-            to_reference,
-            total_variation(policy(world.pi_ref, world.reward, large), world.pi_ref).max().item(),
-        )
-        to_argmax = max(
-            to_argmax,
-            total_variation(policy(world.pi_ref, world.reward, small), argmax.to(DTYPE))
-            .max()
-            .item(),
-        )
+
+        def star(binding: Binding, world: World = world) -> object:
+            beta = float(binding.lookup("beta").values)
+            return policy(closed_form(world.pi_ref, world.reward, beta))
+
+        values = {r"\pi^*": Derived(star)}
+        binding = world_binding(world, 1.0, values, label=f"world of {world.n_prompts} prompts")
+        binding.limits, binding.limit_tolerance = BETA_LIMITS, LIMIT_TOLERANCE
+        bindings.append(binding)
         top_two = world.reward.topk(2, dim=-1).values
         min_gap = min(min_gap, (top_two[:, 0] - top_two[:, 1]).min().item())
-    return Evidence(
-        measured={
-            "max_tv_to_reference_at_large_beta": to_reference,
-            "max_tv_to_argmax_at_small_beta": to_argmax,
-            "large_beta": large,
-            "small_beta": small,
-            "smallest_top_reward_gap": min_gap,
-        },
-        tolerance=LIMIT_TOLERANCE,
-        passed=bool(to_reference <= LIMIT_TOLERANCE and to_argmax <= LIMIT_TOLERANCE),
-        note="TV distances; the small-β limit needs β ≪ the gap between the two best rewards",
+    lab = Evidence(
+        {"smallest_top_reward_gap": min_gap, "small_beta": BETA_LIMITS[("beta", "0.0")]},
+        LIMIT_TOLERANCE,
+        min_gap > 100 * BETA_LIMITS[("beta", "0.0")],
+        note="max |π* − limit| at β = 1e4 and 1e-4; the small one needs β ≪ the top reward gap",
     )
+    return joined(lab, tex_evidence(reading, bindings))
 
 
-def _check_score_function(log_term: Callable[[torch.Tensor], torch.Tensor]) -> Evidence:
-    """∇_θ E_{π_θ}[r] by autograd against the sample mean of r(y) ∇_θ log_term(θ)[y], y ∼ π_θ.
-
-    ``log_term(θ)`` is what the estimator differentiates per sample: log π_θ (REINFORCE).
-    """
+def _check_score_function(reading: Node, surrogate: Callable) -> Evidence:
+    """The lab's REINFORCE estimate (``surrogate``'s gradient, from 10⁵ samples y ∼ π_θ per prompt)
+    against the exact ∇_θ E_{π_θ}[r] by autograd, in standard errors; and both sides of the TeX,
+    evaluated with autograd on the tabular policy π_θ = softmax(θ), agree."""
     generator = torch.Generator().manual_seed(SEED)
     world = random_world(3, 5, seed=SEED, reward_scale=2.0)
     theta = torch.randn(world.pi_ref.shape, generator=generator, dtype=DTYPE, requires_grad=True)
-    pi = torch.softmax(theta, dim=-1)
-    (exact,) = torch.autograd.grad((pi * world.reward).sum(), theta)
-
-    samples = torch.multinomial(pi.detach(), MONTE_CARLO_SAMPLES, True, generator=generator)
-    # the samples are integers: E[r] estimated as their mean reward has no gradient at all
-    pathwise_exists = float(world.reward.gather(1, samples).mean().requires_grad)
-
-    # per response y of prompt x: the gradient (over all logits) of the estimator's term
-    jacobian = torch.autograd.functional.jacobian(log_term, theta.detach())  # (P, K, P, K)
-    per_response = world.reward[:, :, None, None] * jacobian
-    counts = torch.zeros_like(world.pi_ref).scatter_add_(
-        1, samples, torch.ones_like(samples, dtype=DTYPE)
+    pi = torch.softmax(theta, -1)
+    (exact,) = torch.autograd.grad(expected_reward(pi, world.reward).sum(), theta)
+    pi = pi.detach()
+    samples = torch.multinomial(pi, MONTE_CARLO_SAMPLES, True, generator=generator)
+    (estimate,) = torch.autograd.grad(
+        surrogate(torch.log_softmax(theta, -1), samples, world.reward), theta
     )
-    freq = (counts / MONTE_CARLO_SAMPLES)[:, :, None, None]
-    # each prompt's samples estimate that prompt's block of the gradient; sum over prompts
-    mean = (freq * per_response).sum(dim=1)  # (P, P, K): prompt of the samples, logit row, logit
-    second = (freq * per_response**2).sum(dim=1)
-    variance = (second - mean**2).clamp_min(0)
-    estimate = mean.sum(dim=0)
-    standard_error = (variance.sum(dim=0) / MONTE_CARLO_SAMPLES).sqrt().clamp_min(1e-12)
+    # the estimate's standard error, per logit, from the per-response terms r(y) ∇log π(y)
+    onehot = torch.eye(world.n_responses, dtype=DTYPE)
+    per_response = world.reward[:, :, None] * (onehot[None] - pi[:, None, :])  # (P, K, K)
+    mean = (pi[:, :, None] * per_response).sum(1)
+    variance = (pi[:, :, None] * per_response**2).sum(1) - mean**2
+    standard_error = (variance.clamp_min(0) / MONTE_CARLO_SAMPLES).sqrt().clamp_min(1e-12)
     z = ((estimate - exact).abs() / standard_error).max().item()
-    return Evidence(
-        measured={
-            "max_z_score": z,
-            "max_abs_error": (estimate - exact).abs().max().item(),
-            "max_abs_gradient": exact.abs().max().item(),
-            "samples_per_prompt": float(MONTE_CARLO_SAMPLES),
-            "pathwise_gradient_exists": pathwise_exists,
-        },
+    lab = Evidence(
+        measured={"max_z_score": z, "max_abs_error": (estimate - exact).abs().max().item()},
         tolerance=Z_TOLERANCE,
-        passed=bool(z <= Z_TOLERANCE and pathwise_exists == 0.0),
-        note="estimate − exact, in standard errors of the estimate, worst of all logits",
+        passed=z <= Z_TOLERANCE,
+        note="the lab's REINFORCE estimate vs the exact gradient, in standard errors",
     )
+
+    def pi_theta(binding: Binding) -> object:
+        return policy(torch.softmax(binding.lookup("theta").values, dim=-1))
+
+    values = {r"\theta": Named(theta.detach(), ("θx", "θy")), r"\pi_\theta": Derived(pi_theta)}
+    binding = world_binding(world, 1.0, values, tolerance=1e-12, label="π_θ = softmax(θ)")
+    return joined(lab, tex_evidence(reading, [binding]))
 
 
 CLAIMS = (
@@ -192,10 +221,10 @@ CLAIMS = (
         r"\pi_{\mathrm{ref}}(y \mid x)\big)\Big]",
         says="RLHF maximises the expected reward minus β times the KL divergence from the "
         "reference policy.",
-        check=lambda: _check_objective(rlhf_objective),
+        check=lambda tex: _check_objective(tex, rlhf_objective),
         # Wrong variant: the KL term added instead of subtracted.
-        refute=lambda: _check_objective(
-            lambda pi, ref, r, beta: expected_reward(pi, r) + beta * kl_divergence(pi, ref)
+        refute=lambda tex: _check_objective(
+            tex, lambda pi, ref, r, beta: expected_reward(pi, r) + beta * kl_divergence(pi, ref)
         ),
     ),
     Claim(
@@ -203,9 +232,9 @@ CLAIMS = (
         step=1,
         tex=r"\mathrm{KL}\big(\pi \,\|\, \pi_{\mathrm{ref}}\big) \ge 0",
         says="The KL divergence is never negative, and zero only when the two policies agree.",
-        check=lambda: _check_kl_nonnegative(kl_divergence),
+        check=lambda tex: _check_kl_nonnegative(tex, kl_divergence),
         # Wrong variant: the log-ratio upside down, Σ p log(q/p).
-        refute=lambda: _check_kl_nonnegative(lambda p, q: -kl_divergence(p, q)),
+        refute=lambda tex: _check_kl_nonnegative(tex, lambda p, q: -kl_divergence(p, q)),
     ),
     Claim(
         id="step1.beta_limits",
@@ -214,9 +243,11 @@ CLAIMS = (
         r"\arg\max_y r(x, y)",
         says="A large β keeps the optimal policy at the reference; a small β sends it to the "
         "highest-reward response.",
-        check=lambda: _check_beta_limits(optimal_policy),
+        check=lambda tex: _check_beta_limits(tex, optimal_policy),
         # Wrong variant: β multiplying the reward instead of dividing it, π_ref·exp(β r)/Z.
-        refute=lambda: _check_beta_limits(lambda ref, r, beta: optimal_policy(ref, r, 1 / beta)),
+        refute=lambda tex: _check_beta_limits(
+            tex, lambda ref, r, beta: optimal_policy(ref, r, 1 / beta)
+        ),
     ),
     Claim(
         id="step1.score_function",
@@ -226,8 +257,10 @@ CLAIMS = (
         r"\nabla_\theta \log \pi_\theta(y \mid x)\big]",
         says="Sampling has no gradient, but the expected reward's gradient is the average of the "
         "reward times the gradient of the log-probability.",
-        check=lambda: _check_score_function(lambda theta: torch.log_softmax(theta, dim=-1)),
-        # Wrong variant: ∇π instead of ∇log π — the probability, not its logarithm.
-        refute=lambda: _check_score_function(lambda theta: torch.softmax(theta, dim=-1)),
+        check=lambda tex: _check_score_function(tex, score_function_surrogate),
+        # Wrong variant: the estimator differentiates π_θ(y), not log π_θ(y): the log forgotten.
+        refute=lambda tex: _check_score_function(
+            tex, lambda log_probs, samples, r: score_function_surrogate(log_probs.exp(), samples, r)
+        ),
     ),
 )

@@ -4,7 +4,8 @@
     r(x, y)     = β log π*(y|x)/π_ref(y|x) + β log Z(x)
 
 and the equivalence class: any reward r + f(x) gives the same π*, which is why β log Z(x), a
-per-prompt constant, can drop out in step 4.
+per-prompt constant, can drop out in step 4. Each check reads the claim's TeX and evaluates it
+with the lab's π* and Z.
 """
 
 from __future__ import annotations
@@ -14,16 +15,39 @@ from collections.abc import Callable
 import torch
 
 from lab.claims.fixtures import CHECK_BETAS, EXACT_TOLERANCE, check_worlds, mp_log_optimal_policy
+from lab.claims.named import Binding, Derived
+from lab.claims.reading import joined, of_prompt, policy, tex_evidence, world_binding
 from lab.claims.registry import Claim, Evidence
+from lab.claims.tex import Node
 from lab.core.dpo import implicit_reward, log_optimal_policy, log_partition, optimal_policy
 from lab.worlds.tabular import DTYPE, World
 
 SEED = 3
+SHIFT_TOLERANCE = (
+    1e-9  # log Z(r + f) − log Z(r) − f/β: f reaches ±50, so rounding reaches ~1e-13·50/β
+)
 
 
-def _check_log_closed_form(log_policy: Callable) -> Evidence:
+def _policy_bindings(log_policy: Callable) -> list[Binding]:
+    """Per world and β: π* from ``log_policy`` (exponentiated) and Z from the lab."""
+    return [
+        world_binding(
+            world,
+            beta,
+            {
+                r"\pi^*": policy(log_policy(world.pi_ref, world.reward, beta).exp()),
+                "Z": of_prompt(log_partition(world.pi_ref, world.reward, beta).exp()),
+            },
+        )
+        for world in check_worlds(SEED)
+        for beta in CHECK_BETAS
+    ]
+
+
+def _check_log_closed_form(reading: Node, log_policy: Callable) -> Evidence:
     """``log_policy(π_ref, r, β)`` against log π_ref + r/β − log Z in 50-digit arithmetic, down to
-    β = 10⁻³, where π* itself underflows to 0 but its log is an ordinary number."""
+    β = 10⁻³, where π* itself underflows to 0 but its log is an ordinary number; and the sum on
+    screen, with the lab's Z, gives the log of that π*."""
     worst, underflows = 0.0, 0
     for world in check_worlds(SEED):
         for beta in (1e-3, *CHECK_BETAS):
@@ -33,7 +57,7 @@ def _check_log_closed_form(log_policy: Callable) -> Evidence:
                 worst, ((value - reference).abs() / reference.abs().clamp_min(1)).max().item()
             )
             underflows += int((optimal_policy(world.pi_ref, world.reward, beta) == 0).sum())
-    return Evidence(
+    lab = Evidence(
         measured={
             "max_relative_error": worst,
             "entries_where_pi_star_underflows": float(underflows),
@@ -42,10 +66,12 @@ def _check_log_closed_form(log_policy: Callable) -> Evidence:
         passed=bool(worst <= EXACT_TOLERANCE),
         note="log π* against 50-digit mpmath, β ∈ {1e-3, 0.3, 2.5}",
     )
+    return joined(lab, tex_evidence(reading, _policy_bindings(log_policy)))
 
 
-def _check_reparameterisation(reward_from_policy: Callable) -> Evidence:
-    """``reward_from_policy(π*, π_ref, log Z, β)`` must give back the reward π* was built from."""
+def _check_reparameterisation(reading: Node, reward_from_policy: Callable) -> Evidence:
+    """``reward_from_policy(π*, π_ref, log Z, β)`` must give back the reward π* was built from; and
+    the right-hand side on screen, with the lab's π* and Z, is the world's reward."""
     worst = 0.0
     for world in check_worlds(SEED):
         for beta in CHECK_BETAS:
@@ -54,46 +80,47 @@ def _check_reparameterisation(reward_from_policy: Callable) -> Evidence:
             recovered = reward_from_policy(star, world.pi_ref, log_z, beta)
             error = (recovered - world.reward).abs() / world.reward.abs().clamp_min(1)
             worst = max(worst, error.max().item())
-    return Evidence(
+    lab = Evidence(
         measured={"max_relative_error": worst},
         tolerance=EXACT_TOLERANCE,
         passed=bool(worst <= EXACT_TOLERANCE),
         note="β log π*/π_ref + β log Z against the reward π* was built from",
     )
+    return joined(lab, tex_evidence(reading, _policy_bindings(log_optimal_policy)))
 
 
-def _check_equivalence_class(shift: Callable[[World, torch.Generator], torch.Tensor]) -> Evidence:
-    """Shift the reward by ``shift(world)`` (up to ±50): π* must not move, and log Z must move by
-    exactly the shift over β."""
+def _check_equivalence_class(reading: Node, closed_form: Callable) -> Evidence:
+    """Read from the TeX: with r replaced by r + f(x) (f up to ±50, one value per prompt), the π*
+    that ``closed_form`` computes must not move; and the lab's log Z moves by exactly f/β."""
     generator = torch.Generator().manual_seed(SEED)
-    policy_change, log_z_error = 0.0, 0.0
+    bindings, log_z_error = [], 0.0
     for world in check_worlds(SEED):
         for beta in CHECK_BETAS:
-            f = shift(world, generator)
-            before = optimal_policy(world.pi_ref, world.reward, beta)
-            after = optimal_policy(world.pi_ref, world.reward + f, beta)
-            policy_change = max(policy_change, (after - before).abs().max().item())
-            moved = log_partition(world.pi_ref, world.reward + f, beta) - log_partition(
+            f = 100 * torch.rand(world.n_prompts, generator=generator, dtype=DTYPE) - 50
+
+            def star(binding: Binding, world: World = world, beta: float = beta) -> object:
+                reward = binding.lookup("r").canonical().to_dims(("x", "y"))
+                return policy(closed_form(world.pi_ref, reward, beta))
+
+            values = {"f": of_prompt(f), r"\pi^*": Derived(star)}
+            bindings.append(world_binding(world, beta, values, tolerance=1e-12, subject="r"))
+            moved = log_partition(world.pi_ref, world.reward + f[:, None], beta) - log_partition(
                 world.pi_ref, world.reward, beta
             )
-            expected = f.mean(dim=-1) / beta  # f(x) is constant along the responses
-            log_z_error = max(log_z_error, (moved - expected).abs().max().item())
-    return Evidence(
-        measured={"max_abs_policy_change": policy_change, "max_log_z_shift_error": log_z_error},
-        tolerance=1e-12,
-        passed=bool(policy_change <= 1e-12 and log_z_error <= 1e-9),
-        note="π*(r + f) − π*(r), and log Z(r + f) − log Z(r) − f/β",
+            log_z_error = max(log_z_error, (moved - f / beta).abs().max().item())
+    lab = Evidence(
+        measured={"max_log_z_shift_error": log_z_error},
+        tolerance=SHIFT_TOLERANCE,
+        passed=log_z_error <= SHIFT_TOLERANCE,
+        note="log Z(r + f) − log Z(r) − f/β; π*(r + f) against π*(r) to 1e-12, read from the TeX",
+        bounds={"max_log_z_shift_error": SHIFT_TOLERANCE, "tex_max_residual": 1e-12},
     )
+    return joined(lab, tex_evidence(reading, bindings))
 
 
-def _prompt_shift(world: World, generator: torch.Generator) -> torch.Tensor:
-    """f(x): one random number per prompt, the same for all its responses. Shape: (prompts, 1)."""
-    return 100 * torch.rand((world.n_prompts, 1), generator=generator, dtype=DTYPE) - 50
-
-
-def _response_shift(world: World, generator: torch.Generator) -> torch.Tensor:
-    """A wrong f: it depends on the response too. Shape: (prompts, responses)."""
-    return 2 * torch.rand(world.pi_ref.shape, generator=generator, dtype=DTYPE) - 1
+def _normalised_over_prompts(pi_ref, reward, beta):
+    """A wrong π*: π_ref exp(r/β) normalised over the prompts instead of the responses."""
+    return torch.softmax(torch.log(pi_ref) + reward / beta, dim=0)
 
 
 CLAIMS = (
@@ -104,10 +131,11 @@ CLAIMS = (
         r"- \log Z(x)",
         says="Taking logs turns the optimal policy into a sum: reference log-probability, "
         "reward over β, minus log Z.",
-        check=lambda: _check_log_closed_form(log_optimal_policy),
+        check=lambda tex: _check_log_closed_form(tex, log_optimal_policy),
         # Wrong variant: + log Z instead of − log Z.
-        refute=lambda: _check_log_closed_form(
-            lambda ref, r, beta: torch.log(ref) + r / beta + log_partition(ref, r, beta)[..., None]
+        refute=lambda tex: _check_log_closed_form(
+            tex,
+            lambda ref, r, beta: torch.log(ref) + r / beta + log_partition(ref, r, beta)[..., None],
         ),
     ),
     Claim(
@@ -117,12 +145,12 @@ CLAIMS = (
         r"\beta \log Z(x)",
         says="Solved for the reward: the reward is β times the log-ratio of optimal to reference "
         "policy, plus β log Z.",
-        check=lambda: _check_reparameterisation(
-            lambda star, ref, log_z, beta: implicit_reward(star, ref, beta) + beta * log_z
+        check=lambda tex: _check_reparameterisation(
+            tex, lambda star, ref, log_z, beta: implicit_reward(star, ref, beta) + beta * log_z
         ),
         # Wrong variant: β log Z(x) forgotten.
-        refute=lambda: _check_reparameterisation(
-            lambda star, ref, log_z, beta: implicit_reward(star, ref, beta)
+        refute=lambda tex: _check_reparameterisation(
+            tex, lambda star, ref, log_z, beta: implicit_reward(star, ref, beta)
         ),
     ),
     Claim(
@@ -131,8 +159,7 @@ CLAIMS = (
         tex=r"r(x, y) + f(x) \ \Rightarrow \ \text{the same } \pi^*",
         says="Adding any function of the prompt alone to the reward leaves the optimal policy "
         "unchanged.",
-        check=lambda: _check_equivalence_class(_prompt_shift),
-        # Wrong variant: a shift that depends on the response as well.
-        refute=lambda: _check_equivalence_class(_response_shift),
+        check=lambda tex: _check_equivalence_class(tex, optimal_policy),
+        refute=lambda tex: _check_equivalence_class(tex, _normalised_over_prompts),
     ),
 )

@@ -2,24 +2,38 @@
 
 Bradley–Terry says P(y_w ≻ y_l | x) = exp(r_w) / (exp(r_w) + exp(r_l)). Dividing through by
 exp(r_w) gives σ(r_w − r_l): only the difference of rewards matters, which is why the per-prompt
-term β log Z(x) of the reparameterised reward cancels (DPO paper, eq. 6).
+term β log Z(x) of the reparameterised reward cancels (DPO paper, eq. 6). Each check reads the
+claim's TeX and evaluates it on the lab's numbers: the labels the lab samples, its π* and Z, and
+the pair weights both labs train on.
 """
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 
-import sympy as sp
 import torch
 
 from lab.claims.fixtures import (
     CHECK_BETAS,
     NUMERIC_TOLERANCE,
-    Z_TOLERANCE,
     check_worlds,
-    symbolic_residual,
+    enumerated_token_world,
+)
+from lab.claims.named import Binding, Named
+from lab.claims.reading import (
+    joined,
+    of_pair,
+    of_prompt,
+    of_response,
+    policy,
+    preference,
+    symbols,
+    tex_evidence,
+    world_binding,
 )
 from lab.claims.registry import Claim, Evidence
+from lab.claims.tex import Node
 from lab.core.dpo import (
     bradley_terry_choice,
     implicit_reward,
@@ -27,194 +41,252 @@ from lab.core.dpo import (
     optimal_policy,
     preference_prob,
 )
-from lab.data.pairs import PreferencePairs, pair_distribution, sample_pairs
+from lab.data.enumerated import world_pair_weights
+from lab.data.pairs import pair_distribution, sample_pairs
 from lab.worlds.tabular import DTYPE, World, default_world
 
 SEED = 4
 SAMPLED_PAIRS = 200_000
+ENOUGH = 30  # a pair needs a few dozen draws before its frequency estimates its probability
+IDENTITY_SCALE = 30.0  # |A|, |B| for evaluating e^A literally: e^30 is far from overflow
 
 
-def _check_sigmoid_identity(prob_torch, prob_sympy) -> Evidence:
-    """e^A/(e^A+e^B) against a candidate for σ(A−B): symbolically, then on random float64 pairs."""
-    a, b = sp.symbols("A B", real=True)
-    residual = symbolic_residual(sp.exp(a) / (sp.exp(a) + sp.exp(b)) - prob_sympy(a, b))
-    symbolic_zero = residual == 0
+def _random_values(count: int, scale: float, generator: torch.Generator) -> torch.Tensor:
+    return (torch.rand(count, generator=generator, dtype=DTYPE) * 2 - 1) * scale
 
+
+def _identity_binding(names: tuple[str, ...], generator: torch.Generator) -> Binding:
+    """Random values for the symbols of an identity, along one dimension "i" of 1000 points."""
+    values = {
+        name: Named(_random_values(1000, IDENTITY_SCALE, generator), ("i",)) for name in names
+    }
+    return Binding({}, symbols(values), tolerance=NUMERIC_TOLERANCE)
+
+
+def _check_sigmoid_identity(reading: Node, prob: Callable) -> Evidence:
+    """The lab's stable e^A/(e^A + e^B) against ``prob`` = σ(A − B), on pairs up to |A − B| ~ 10³
+    (where a naive e^A overflows); and the identity on screen, evaluated as written."""
     generator = torch.Generator().manual_seed(SEED)
-    scales = torch.tensor([1.0, 10.0, 100.0, 1000.0], dtype=torch.float64)
-    # 250 pairs at each scale: |A − B| reaches ~1e3, where a naive e^A overflows float64.
-    scale = scales.repeat_interleave(250)
-    a_values = (torch.rand(scale.shape, generator=generator, dtype=torch.float64) * 2 - 1) * scale
-    b_values = (torch.rand(scale.shape, generator=generator, dtype=torch.float64) * 2 - 1) * scale
-    lhs = bradley_terry_choice(a_values, b_values)
-    rhs = prob_torch(a_values, b_values)
+    scale = torch.tensor([1.0, 10.0, 100.0, 1000.0], dtype=DTYPE).repeat_interleave(250)
+    a, b = (_random_values(1000, 1.0, generator) * scale for _ in range(2))
+    lhs, rhs = bradley_terry_choice(a, b), prob(a, b)
     finite = bool(torch.isfinite(lhs).all() and torch.isfinite(rhs).all())
     error = (lhs - rhs).abs().max().item() if finite else float("inf")
-
-    return Evidence(
-        measured={
-            "max_abs_error": error,
-            "symbolic_residual_is_zero": float(symbolic_zero),
-            "pairs": float(scale.numel()),
-            "max_abs_difference": (a_values - b_values).abs().max().item(),
-        },
+    lab = Evidence(
+        measured={"max_abs_error": error, "max_abs_difference": (a - b).abs().max().item()},
         tolerance=NUMERIC_TOLERANCE,
-        passed=bool(symbolic_zero and finite and error <= NUMERIC_TOLERANCE),
-        note=f"sympy residual: {residual}",
+        passed=error <= NUMERIC_TOLERANCE,
+        note="bradley_terry_choice vs preference_prob, |A − B| up to 1e3",
     )
+    binding = _identity_binding(("A", "B"), generator)
+    return joined(lab, tex_evidence(reading, [binding]))
 
 
-def _check_bradley_terry_labels(sampler: Callable[[World, int, int], object]) -> Evidence:
-    """Labels drawn by ``sampler`` against e^{r_w}/(e^{r_w} + e^{r_l}): for every pair {a, b} of
-    the default world, how often a was preferred, in standard errors of a binomial frequency."""
-    world = default_world()
-    pairs = sampler(world, SAMPLED_PAIRS, SEED)
+@functools.cache
+def _sampled_preferences(world: World, labels: Callable) -> Named:
+    """How often the lab's sampled pairs prefer y_w to y_l, with standard errors: a table
+    (x, y_w, y_l); pairs drawn fewer than ENOUGH times carry no constraint."""
+    pairs = sample_pairs(world.pi_ref, world.reward, SAMPLED_PAIRS, SEED, labels)
     wins = pairs.counts(world.n_prompts, world.n_responses)  # wins[x, a, b]: a ≻ b
     shown = wins + wins.transpose(-2, -1)
-    expected = bradley_terry_choice(world.reward[:, :, None], world.reward[:, None, :])
-    enough = shown >= 30  # the normal approximation needs a few dozen draws of the pair
-    frequency = wins[enough] / shown[enough]
-    p = expected[enough]
-    z = ((frequency - p).abs() / (p * (1 - p) / shown[enough]).sqrt()).max().item()
-    return Evidence(
-        measured={
-            "max_z_score": z,
-            "max_abs_frequency_error": (frequency - p).abs().max().item(),
-            "pairs_sampled": float(SAMPLED_PAIRS),
-            "ordered_pairs_checked": float(enough.sum()),
-        },
-        tolerance=Z_TOLERANCE,
-        passed=bool(z <= Z_TOLERANCE),
-        note="sampled preference frequencies vs Bradley–Terry, in standard errors",
+    frequency = wins / shown.clamp_min(1)
+    error = (
+        torch.maximum(frequency * (1 - frequency), 1 / shown.clamp_min(1)) / shown.clamp_min(1)
+    ).sqrt()
+    return Named(frequency, ("x", "y_w", "y_l"), torch.where(shown >= ENOUGH, error, torch.inf))
+
+
+def _check_bradley_terry(reading: Node, labels: Callable) -> Evidence:
+    """The lab's sampled labels (2·10⁵ pairs of the default world, labelled by ``labels``) against
+    the model on screen, evaluated with the true reward, within 5 standard errors per pair."""
+    world = default_world()
+    frequencies = _sampled_preferences(world, labels)
+    checked = float((frequencies.error < torch.inf).sum())
+    binding = world_binding(
+        world, world.beta, {r"p^*": preference(frequencies.values, frequencies.error)}
     )
+    lab = Evidence(
+        {"ordered_pairs_checked": checked, "pairs_sampled": float(SAMPLED_PAIRS)},
+        5.0,
+        checked > 0,
+        note="sampled preference frequencies vs the formula on screen, within 5 standard errors",
+    )
+    return joined(lab, tex_evidence(reading, [binding]))
 
 
-def _bradley_terry_labels(world: World, n_pairs: int, seed: int) -> PreferencePairs:
-    """Pairs drawn from π_ref, labelled as the lab labels them (Bradley–Terry on the true r)."""
-    return sample_pairs(world.pi_ref, world.reward, n_pairs, seed)
-
-
-def _deterministic_labels(world: World, n_pairs: int, seed: int) -> PreferencePairs:
-    """A wrong labeller: the higher reward always wins (no Bradley–Terry noise)."""
-    return sample_pairs(world.pi_ref, world.reward, n_pairs, seed, lambda a, b: (a > b).to(DTYPE))
-
-
-def _check_only_differences(prob_torch: Callable, prob_sympy: Callable) -> Evidence:
-    """A candidate P(y_w ≻ y_l) as a function of the two rewards must not change when both move by
-    the same c: symbolically, on random rewards with shifts up to ±10³, and for the default world's
-    labelled-pair distribution with a per-prompt shift f(x)."""
-    rw, rl, c = sp.symbols("r_w r_l c", real=True)
-    residual = symbolic_residual(prob_sympy(rw + c, rl + c) - prob_sympy(rw, rl))
-    symbolic_zero = residual == 0
-
+def _check_only_differences(reading: Node, choice: Callable) -> Evidence:
+    """``choice(r_w, r_l)``, the lab's Bradley–Terry probability, must not move when both rewards
+    move by the same c (up to ±10³), nor the default world's pair weights under a per-prompt
+    shift f(x); and the identity on screen, evaluated as written."""
     generator = torch.Generator().manual_seed(SEED)
-    reward_w = 3 * torch.randn(1000, generator=generator, dtype=DTYPE)
-    reward_l = 3 * torch.randn(1000, generator=generator, dtype=DTYPE)
-    shift = (2 * torch.rand(1000, generator=generator, dtype=DTYPE) - 1) * 1e3
-    change = (prob_torch(reward_w + shift, reward_l + shift) - prob_torch(reward_w, reward_l)).abs()
-    # e^{r+c} overflows for c ~ 10³ unless computed in log space: a NaN is a failure, counted
-    non_finite = int((~torch.isfinite(change)).sum())
-    change = change[torch.isfinite(change)]
-
+    reward_w, reward_l = (3 * torch.randn(1000, generator=generator, dtype=DTYPE) for _ in range(2))
+    shift = _random_values(1000, 1e3, generator)
+    change = (choice(reward_w + shift, reward_l + shift) - choice(reward_w, reward_l)).abs()
     world = default_world()
     f = 20 * torch.randn(world.n_prompts, 1, 1, generator=generator, dtype=DTYPE)
     q = pair_distribution(world.pi_ref)
     r_w, r_l = world.reward[:, :, None], world.reward[:, None, :]
-    weights = (q + q.transpose(-2, -1)) * prob_torch(r_w, r_l)
-    shifted = (q + q.transpose(-2, -1)) * prob_torch(r_w + f, r_l + f)
-    data_change = (weights - shifted).abs().max().item()
-    worst = max(change.max().item() if change.numel() else 0.0, data_change)
-    return Evidence(
-        measured={
-            "max_abs_change": worst,
-            "symbolic_residual_is_zero": float(symbolic_zero),
-            "max_shift": shift.abs().max().item(),
-            "max_pair_weight_change_under_f_x": data_change,
-            "non_finite_results": float(non_finite),
-        },
+    data_change = ((q + q.mT) * (choice(r_w, r_l) - choice(r_w + f, r_l + f))).abs().max()
+    worst = max(change.max().item(), data_change.item())
+    lab = Evidence(
+        measured={"max_abs_change": worst, "max_shift": shift.abs().max().item()},
         tolerance=NUMERIC_TOLERANCE,
-        passed=bool(symbolic_zero and non_finite == 0 and worst <= NUMERIC_TOLERANCE),
-        note=f"sympy: P(r_w + c, r_l + c) − P(r_w, r_l) = {residual}",
+        passed=bool(torch.isfinite(change).all()) and worst <= NUMERIC_TOLERANCE,
+        note="the lab's P(r_w + c, r_l + c) − P(r_w, r_l), and the pair weights under f(x)",
     )
+    binding = _identity_binding(("r_w", "r_l", "c"), generator)
+    return joined(lab, tex_evidence(reading, [binding]))
 
 
-def _check_substituted(reparameterised_reward: Callable) -> Evidence:
-    """Bradley–Terry with r replaced by ``reparameterised_reward(π*, π_ref, log Z, β)`` against
-    Bradley–Terry with the true r, for every pair of responses of every prompt."""
+def _policy_bindings(closed_form: Callable, p_star: Callable[[World], Named]) -> list[Binding]:
+    """Per world and β: π* from ``closed_form``, Z from the lab, p* from ``p_star``."""
+    bindings = []
+    for world in check_worlds(SEED):
+        target = p_star(world)
+        for beta in CHECK_BETAS:
+            values = {
+                r"\pi^*": policy(closed_form(world.pi_ref, world.reward, beta)),
+                "Z": of_prompt(log_partition(world.pi_ref, world.reward, beta).exp()),
+                r"p^*": preference(target.values, target.error),
+            }
+            bindings.append(world_binding(world, beta, values))
+    return bindings
+
+
+@functools.cache
+def _true_preferences(world: World) -> Named:
+    """p*(y_w ≻ y_l | x) from the true reward, by the lab's preference_prob."""
+    table = preference_prob(world.reward[:, :, None], world.reward[:, None, :])
+    return Named(table, ("x", "y_w", "y_l"))
+
+
+def _check_substituted(reading: Node, closed_form: Callable) -> Evidence:
+    """The substituted preference on screen — β log Z(x) in both rewards, not yet cancelled —
+    evaluated with the lab's π* and Z, against the labels the lab samples (within 5 standard
+    errors per pair)."""
+    lab = Evidence({}, 5.0, True, note="the labels of 2·10⁵ sampled pairs of each check world")
+
+    def sampled(world: World) -> Named:
+        return _sampled_preferences(world, preference_prob)
+
+    return joined(lab, tex_evidence(reading, _policy_bindings(closed_form, sampled)))
+
+
+def _check_z_cancels(reading: Node, closed_form: Callable) -> Evidence:
+    """The preference on screen, from π* and π_ref alone, with the lab's π*, against p* from the
+    true reward; and the same through the lab's implicit reward, σ(r̂_w − r̂_l)."""
     worst = 0.0
     for world in check_worlds(SEED):
         for beta in CHECK_BETAS:
-            star = optimal_policy(world.pi_ref, world.reward, beta)
-            log_z = log_partition(world.pi_ref, world.reward, beta)[..., None]
-            r_hat = reparameterised_reward(star, world.pi_ref, log_z, beta)
-            substituted = preference_prob(r_hat[:, :, None], r_hat[:, None, :])
-            true = preference_prob(world.reward[:, :, None], world.reward[:, None, :])
-            worst = max(worst, (substituted - true).abs().max().item())
-    return Evidence(
-        measured={"max_abs_error": worst},
-        tolerance=NUMERIC_TOLERANCE,
-        passed=bool(worst <= NUMERIC_TOLERANCE),
-        note="σ(r̂_w − r̂_l) with r̂ = β log π*/π_ref + β log Z vs σ(r_w − r_l)",
-    )
-
-
-def _check_z_cancels(logit: Callable) -> Evidence:
-    """``logit(h_w, h_l, log Z, β)``, with h = log π*/π_ref, is the argument of σ in the preference
-    written from (π*, π_ref) alone. sympy: it equals the substituted form, Z and all; numbers:
-    σ(logit) computed from π* and π_ref — no reward, no Z — equals σ(r_w − r_l)."""
-    h_w, h_l, log_z = sp.symbols("h_w h_l log_Z", real=True)
-    beta = sp.Symbol("beta", positive=True)
-    substituted = beta * h_w + beta * log_z - beta * h_l - beta * log_z
-    residual = symbolic_residual(logit(h_w, h_l, log_z, beta) - substituted)
-    symbolic_zero = residual == 0
-
-    worst, largest_log_z = 0.0, 0.0
-    for world in check_worlds(SEED):
-        for beta_value in CHECK_BETAS:
-            star = optimal_policy(world.pi_ref, world.reward, beta_value)
-            log_ratio = torch.log(star) - torch.log(world.pi_ref)
-            log_z_value = log_partition(world.pi_ref, world.reward, beta_value)[:, None, None]
-            from_policies = torch.sigmoid(
-                logit(log_ratio[:, :, None], log_ratio[:, None, :], log_z_value, beta_value)
+            r_hat = implicit_reward(
+                closed_form(world.pi_ref, world.reward, beta), world.pi_ref, beta
             )
-            true = preference_prob(world.reward[:, :, None], world.reward[:, None, :])
-            worst = max(worst, (from_policies - true).abs().max().item())
-            largest_log_z = max(largest_log_z, log_z_value.abs().max().item())
-    return Evidence(
-        measured={
-            "max_abs_error": worst,
-            "symbolic_residual_is_zero": float(symbolic_zero),
-            "largest_abs_log_z": largest_log_z,
-        },
-        tolerance=NUMERIC_TOLERANCE,
-        passed=bool(symbolic_zero and worst <= NUMERIC_TOLERANCE),
-        note=f"sympy: logit − substituted form = {residual}",
+            through_lab = preference_prob(r_hat[:, :, None], r_hat[:, None, :])
+            worst = max(worst, (through_lab - _true_preferences(world).values).abs().max().item())
+    lab = Evidence(
+        {"max_abs_error": worst},
+        NUMERIC_TOLERANCE,
+        worst <= NUMERIC_TOLERANCE,
+        note="σ(r̂_w − r̂_l), r̂ the lab's implicit reward of π*, vs σ(r_w − r_l)",
     )
+    return joined(lab, tex_evidence(reading, _policy_bindings(closed_form, _true_preferences)))
+
+
+def _pair_bindings(
+    distribution: Callable, weights_of: Callable, sampled: bool = False
+) -> list[Binding]:
+    """D bound to the pair weights both labs train on: the default world's population (pairs
+    from π_ref), 2·10⁴ sampled pairs (``sampled``), and the token world's population for both
+    proposals."""
+    world = default_world()
+    q = distribution(world.pi_ref)
+    population = (q + q.mT) * preference_prob(world.reward[:, :, None], world.reward[:, None, :])
+    bindings = [
+        world_binding(world, world.beta, {r"\mathcal{D}": of_pair(population)}, label="tabular"),
+    ]
+    if sampled:
+        pairs = sample_pairs(world.pi_ref, world.reward, 20_000, SEED)
+        values = {r"\mathcal{D}": of_pair(pairs.weights(*world.pi_ref.shape))}
+        bindings.append(world_binding(world, world.beta, values, label="sampled"))
+    enumerated = enumerated_token_world()
+    k = enumerated.pi_ref.shape[-1]
+    variables = {"x": len(enumerated.world.prompts), "y": k, "y_{w}": k, "y_{l}": k}
+    for proposal in ("uniform", "reference"):
+        values = {
+            "mathcal D": of_pair(weights_of(enumerated, proposal)),
+            "r": of_response(enumerated.reward),
+        }
+        bindings.append(Binding(variables, values, label=f"token world, {proposal}"))
+    return bindings
+
+
+def _population_weights(enumerated, proposal: str) -> torch.Tensor:
+    return world_pair_weights(enumerated, proposal, None, SEED)
+
+
+def _check_distinct_pairs(reading: Node, distribution: Callable) -> Evidence:
+    """No pair compares a response with itself: the weight on y_w = y_l, read from the TeX, is 0
+    in every data set both labs draw (``distribution``: the pair distribution of the tabular
+    population)."""
+    lab = Evidence({}, 0.0, True, note="tabular population and samples; token world populations")
+    bindings = _pair_bindings(distribution, _population_weights, sampled=True)
+    return joined(lab, tex_evidence(reading, bindings))
+
+
+def _check_pair_odds(reading: Node, weights_of: Callable) -> Evidence:
+    """The odds on screen, D(x, y_w, y_l) = D(x, y_l, y_w) e^{r_w − r_l}, for the pair weights of
+    both labs (``weights_of``: the token world's population weights)."""
+    lab = Evidence({}, NUMERIC_TOLERANCE, True, note="Bradley–Terry odds of the pair weights")
+    return joined(lab, tex_evidence(reading, _pair_bindings(pair_distribution, weights_of)))
+
+
+def _deterministic_labels(reward_1: torch.Tensor, reward_2: torch.Tensor) -> torch.Tensor:
+    """A wrong labeller: the higher reward always wins (no Bradley–Terry noise)."""
+    return (reward_1 > reward_2).to(DTYPE)
+
+
+def _padded_choice(reward_w: torch.Tensor, reward_l: torch.Tensor) -> torch.Tensor:
+    """A wrong e^{r_w}/(e^{r_w} + e^{r_l}): a third, empty option (a zero logit) in the softmax."""
+    both = torch.stack(
+        [*torch.broadcast_tensors(reward_w, reward_l), torch.zeros_like(reward_w + reward_l)]
+    )
+    return torch.softmax(both, dim=0)[0]
+
+
+def _closed_form_beta_inverted(pi_ref, reward, beta):
+    """A wrong π*: β multiplying the reward instead of dividing it."""
+    return optimal_policy(pi_ref, reward, 1 / beta)
+
+
+def _pairs_with_repeats(proposal: torch.Tensor) -> torch.Tensor:
+    """A wrong pair distribution: two independent draws, a response may meet itself."""
+    joint = proposal[:, :, None] * proposal[:, None, :]
+    return joint / joint.sum(dim=(-2, -1), keepdim=True) / proposal.shape[0]
+
+
+def _labels_flipped(enumerated, proposal: str) -> torch.Tensor:
+    """Wrong pair weights: every label the other way round."""
+    return world_pair_weights(enumerated, proposal, None, SEED).mT
 
 
 CLAIMS = (
-    Claim(
-        id="step4.sigmoid_identity",
-        step=4,
-        tex=r"\frac{e^{A}}{e^{A} + e^{B}} = \sigma(A - B)",
-        says="A Bradley–Terry preference probability is the sigmoid of the reward difference.",
-        check=lambda: _check_sigmoid_identity(
-            preference_prob, lambda a, b: 1 / (1 + sp.exp(-(a - b)))
-        ),
-        # Wrong variant: the difference taken the wrong way round, σ(B − A).
-        refute=lambda: _check_sigmoid_identity(
-            lambda a, b: preference_prob(b, a), lambda a, b: 1 / (1 + sp.exp(-(b - a)))
-        ),
-    ),
     Claim(
         id="step4.bradley_terry",
         step=4,
         tex=r"p^*(y_w \succ y_l \mid x) = \frac{\exp r(x, y_w)}{\exp r(x, y_w) + \exp r(x, y_l)}",
         says="Bradley–Terry: the chance that one response is preferred grows with the "
         "exponential of its reward.",
-        check=lambda: _check_bradley_terry_labels(_bradley_terry_labels),
-        # Wrong variant: deterministic labels, the higher reward always wins.
-        refute=lambda: _check_bradley_terry_labels(_deterministic_labels),
+        check=lambda tex: _check_bradley_terry(tex, preference_prob),
+        refute=lambda tex: _check_bradley_terry(tex, _deterministic_labels),
+    ),
+    Claim(
+        id="step4.sigmoid_identity",
+        step=4,
+        tex=r"\frac{e^{A}}{e^{A} + e^{B}} = \sigma(A - B)",
+        says="A Bradley–Terry preference probability is the sigmoid of the reward difference.",
+        check=lambda tex: _check_sigmoid_identity(tex, preference_prob),
+        # Wrong variant: the difference taken the wrong way round, σ(B − A).
+        refute=lambda tex: _check_sigmoid_identity(tex, lambda a, b: preference_prob(b, a)),
     ),
     Claim(
         id="step4.only_differences",
@@ -222,14 +294,8 @@ CLAIMS = (
         tex=r"\sigma\big((r_w + c) - (r_l + c)\big) = \sigma(r_w - r_l)",
         says="Only the difference of the two rewards matters: shifting both by the same amount "
         "changes nothing.",
-        check=lambda: _check_only_differences(
-            bradley_terry_choice, lambda a, b: sp.exp(a) / (sp.exp(a) + sp.exp(b))
-        ),
-        # Wrong variant: Bradley–Terry on σ(r) instead of e^r, which is not shift-invariant.
-        refute=lambda: _check_only_differences(
-            lambda a, b: torch.sigmoid(a) / (torch.sigmoid(a) + torch.sigmoid(b)),
-            lambda a, b: (1 / (1 + sp.exp(-a))) / (1 / (1 + sp.exp(-a)) + 1 / (1 + sp.exp(-b))),
-        ),
+        check=lambda tex: _check_only_differences(tex, bradley_terry_choice),
+        refute=lambda tex: _check_only_differences(tex, _padded_choice),
     ),
     Claim(
         id="step4.substituted",
@@ -239,13 +305,8 @@ CLAIMS = (
         r"{\pi_{\mathrm{ref}}(y_l \mid x)} - \beta \log Z(x)\Big)",
         says="Substituting the reparameterised reward into Bradley–Terry gives the same "
         "preference probabilities.",
-        check=lambda: _check_substituted(
-            lambda star, ref, log_z, beta: implicit_reward(star, ref, beta) + beta * log_z
-        ),
-        # Wrong variant: the β in front of the log-ratio dropped.
-        refute=lambda: _check_substituted(
-            lambda star, ref, log_z, beta: torch.log(star / ref) + beta * log_z
-        ),
+        check=lambda tex: _check_substituted(tex, optimal_policy),
+        refute=lambda tex: _check_substituted(tex, _closed_form_beta_inverted),
     ),
     Claim(
         id="step4.z_cancels",
@@ -255,10 +316,25 @@ CLAIMS = (
         r"{\pi_{\mathrm{ref}}(y_l \mid x)}\Big)",
         says="β log Z(x) appears once with each sign and cancels: the preference depends only on "
         "the two policies.",
-        check=lambda: _check_z_cancels(lambda h_w, h_l, log_z, beta: beta * h_w - beta * h_l),
-        # Wrong variant: Z not cancelled — β log Z(x) kept on the preferred side only.
-        refute=lambda: _check_z_cancels(
-            lambda h_w, h_l, log_z, beta: beta * h_w + beta * log_z - beta * h_l
-        ),
+        check=lambda tex: _check_z_cancels(tex, optimal_policy),
+        refute=lambda tex: _check_z_cancels(tex, _closed_form_beta_inverted),
+    ),
+    Claim(
+        id="step4.distinct_pairs",
+        step=4,
+        tex=r"\sum_{y} \mathcal{D}(x, y, y) = 0",
+        says="A preference pair compares two different responses: the data put no weight on a "
+        "response compared with itself.",
+        check=lambda tex: _check_distinct_pairs(tex, pair_distribution),
+        refute=lambda tex: _check_distinct_pairs(tex, _pairs_with_repeats),
+    ),
+    Claim(
+        id="step4.pair_odds",
+        step=4,
+        tex=r"\mathcal{D}(x, y_w, y_l) = \mathcal{D}(x, y_l, y_w) \, e^{r(x, y_w) - r(x, y_l)}",
+        says="The data are Bradley–Terry's: a pair is labelled one way e^(r_w − r_l) times as "
+        "often as the other.",
+        check=lambda tex: _check_pair_odds(tex, _population_weights),
+        refute=lambda tex: _check_pair_odds(tex, _labels_flipped),
     ),
 )

@@ -72,17 +72,24 @@ def sequence_logprobs(
     if completion_mask[:, 0].bool().any():
         raise ValueError("position 0 cannot be a response token: no logits come before it")
 
-    # The shift: the logits at t − 1 score the token at t. Rolling the labels (rather than slicing
-    # logits[:, :-1], a non-contiguous view) scores the model's output as one matrix; the last
-    # column, which wrapped around, is dropped.
-    labels = input_ids.roll(-1, dims=1)
     loss_mask = completion_mask[:, 1:].bool()
-    token_logps = token_logprobs(logits, labels, chunk_elements)[:, :-1]
+    token_logps = next_token_logprobs(logits, input_ids, chunk_elements)
     # torch.where, not a product: a masked position never turns a −inf into a NaN.
     summed = torch.where(loss_mask, token_logps, 0.0).sum(-1)
     if average_log_prob:
         return summed / loss_mask.sum(-1).clamp(min=1)
     return summed
+
+
+def next_token_logprobs(
+    logits: torch.Tensor, input_ids: torch.Tensor, chunk_elements: int = CHUNK_ELEMENTS
+) -> torch.Tensor:
+    """log π(s_t | s_<t) of every token after the first: the logits at t − 1 score the token at t
+    (the shift). Entry [:, j] is the log-probability of input_ids[:, j + 1]. Shape: (B, T − 1)"""
+    # Rolling the labels (rather than slicing logits[:, :-1], a non-contiguous view) scores the
+    # model's output as one matrix; the last column, which wrapped around, is dropped.
+    labels = input_ids.roll(-1, dims=1)
+    return token_logprobs(logits, labels, chunk_elements)[:, :-1]
 
 
 def token_logprobs(

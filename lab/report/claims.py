@@ -37,7 +37,7 @@ def verdict_table(verdicts: list[Verdict]) -> str:
     for v in verdicts:
         if not v.passed:
             lines.append(f"✗ {v.claim.id}: the check failed. {v.check.note}".rstrip())
-        if not v.refuted:
+        if v.refuted is False:
             lines.append(
                 f"✗ {v.claim.id}: the refutation passed, so this check cannot tell right from "
                 f"wrong. {v.refutation.note}".rstrip()

@@ -113,3 +113,21 @@ def rlhf_policy(
     Returns (policy, fitted reward), both (P, K)."""
     reward = fit_reward_model(weights, config)
     return maximise_objective(pi_ref, reward, beta), reward
+
+
+def score_function_surrogate(
+    log_probs: torch.Tensor, samples: torch.Tensor, reward: torch.Tensor
+) -> torch.Tensor:
+    """The REINFORCE estimate of ∇_θ E_{y∼π_θ}[r(x, y)] from sampled responses: the mean over
+    samples of r(x, y) ∇_θ log π_θ(y | x) (step 1), what a sampling RL method (PPO) estimates.
+
+    Args:
+        log_probs: log π_θ(y | x), differentiable in θ. Shape: (prompts, responses)
+        samples: responses drawn from π_θ, per prompt. Shape: (prompts, n), int64
+        reward: r(x, y). Shape: (prompts, responses)
+    Returns:
+        The surrogate Σ_x mean_n r(x, y_n) log π_θ(y_n | x), whose gradient in θ is the estimate
+        (summed over prompts): call ``torch.autograd.grad`` on it.
+    """
+    picked = log_probs.gather(1, samples)
+    return (reward.gather(1, samples) * picked).mean(dim=1).sum()
