@@ -16,7 +16,6 @@ from manim import (
     LEFT,
     RIGHT,
     UP,
-    DecimalNumber,
     FadeIn,
     FadeOut,
     GrowFromCenter,
@@ -25,7 +24,7 @@ from manim import (
     Write,
 )
 
-from scenes import labdata, style
+from scenes import labdata, quantities, style
 from scenes.base import ClaimScene, parts_of
 from scenes.catalog import find_clip
 from scenes.widgets import (
@@ -60,7 +59,10 @@ def derive_the_loss(scene: ClaimScene, title: VGroup):
         "step4.z_cancels", parts=[*shared, OPTIMAL_W, OPTIMAL_L], font_size=LOSS_FONT_SIZE
     )
     preference.move_to(UP * 0.8)
-    scene.narrate("Step 4: the preference written in π* and π_ref alone.")
+    scene.narrate(
+        "Step {step}: the preference written in π* and π_ref alone.",
+        step=quantities.derivation_step(4),
+    )
     scene.play(FadeIn(preference, shift=UP * 0.3))
     scene.wait(1)
     scene.narrate(
@@ -129,9 +131,11 @@ def train_it(scene: ClaimScene, loss) -> VGroup:
     names = row_names(p.responses)
     policy = BarColumn(p.pi_ref, color=style.POLICY, width=4.0, numbers_after_full=True)
     target = BarColumn(
-        run.optimal[p.index], color=style.OPTIMAL, width=4.0, outline=True, decimals=None
+        run.optimal[p.index], color=style.OPTIMAL, width=4.0, outline=True, quantity=None
     )
-    target_numbers = NumberColumn(run.optimal[p.index], color=style.OPTIMAL)
+    target_numbers = NumberColumn(
+        run.optimal[p.index], quantity=quantities.PROBABILITY, color=style.OPTIMAL
+    )
     table = lay_out_columns(names, [policy, target_numbers], gap=0.4)
     target.shift(RIGHT * (policy.left - target.left))
     table.add(target)
@@ -148,9 +152,9 @@ def train_it(scene: ClaimScene, loss) -> VGroup:
     VGroup(prompt_text, table, header).to_edge(LEFT, buff=0.5)
 
     steps_label = remark(scene, "training steps", color=style.MUTED)
-    steps_value = DecimalNumber(0, num_decimal_places=0, color=style.POLICY, font_size=36)
+    steps_value = quantities.COUNT.number(0, color=style.POLICY, font_size=36)
     loss_label = remark(scene, "expected DPO loss", color=style.MUTED)
-    loss_value = DecimalNumber(start.loss, num_decimal_places=4, color=style.POLICY, font_size=36)
+    loss_value = quantities.LOSS.number(start.loss, color=style.POLICY, font_size=36)
     error_label = remark(scene, r"max $|\pi_\theta - \pi^*|$", color=style.MUTED)
     error_value = scientific(scene, start.max_abs_error, color=style.POLICY)
     readouts = VGroup(
@@ -173,7 +177,10 @@ def train_it(scene: ClaimScene, loss) -> VGroup:
         run_time=1.5,
     )
     scene.play(FadeIn(target), FadeIn(target_numbers), run_time=1)
-    scene.narrate("The yellow outlines are the closed-form π* of step 2, at the same β.")
+    scene.narrate(
+        "The yellow outlines are the closed-form π* of step {step}, at the same β.",
+        step=quantities.derivation_step(2),
+    )
     scene.wait(1)
     scene.narrate("As the loss falls, π_θ's bars grow into π*'s outlines.")
     previous = start
