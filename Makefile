@@ -25,7 +25,7 @@ endif
 INSTALLED := $(VENV)/.installed
 LAB_SOURCES := $(wildcard lab/*.py lab/*/*.py)
 SCENE_SHARED := scenes/base.py scenes/style.py scenes/widgets.py scenes/labdata.py \
-	scenes/catalog.py scenes/render.py manim.cfg
+	scenes/quantities.py scenes/catalog.py scenes/render.py manim.cfg
 
 .DEFAULT_GOAL := help
 .PHONY: help setup system-deps render test lint bench clean distclean FORCE $(CLIPS)

@@ -13,7 +13,10 @@ part that two equations share from one line to the next.
 
 Captions: one caption track, one line at a time. ``show_claim`` captions the claim with its
 ``says`` sentence, ``narrate`` captions a line of narration; each line lasts until the next one
-starts (or ``seconds``, when given). Manim writes them as an .srt file beside the video.
+starts (or ``seconds``, when given). Manim writes them as an .srt file beside the video. A number
+in a narration line is a ``{field}`` filled from a ``scenes.quantities.Stated`` (a lab value
+formatted by its quantity's rule, or a number of the notation or of the lecture's structure); the
+scene records every caption with the numbers it states (``captions``).
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
 
 from manim import (
     DecimalNumber,
@@ -38,6 +42,7 @@ from manim import (
 
 from lab.claims import all_claims, get_claim, normalise_tex
 from scenes import style
+from scenes.quantities import Stated, fill, said_by
 
 
 class UnregisteredTexError(RuntimeError):
@@ -101,6 +106,24 @@ def reading_seconds(line: str) -> float:
     return max(style.MIN_CAPTION_SECONDS, len(line) / style.READING_CHARS_PER_SECOND)
 
 
+@dataclass(frozen=True)
+class Caption:
+    """One caption: its time on screen (seconds), its text and the numbers the text states."""
+
+    start: float
+    end: float
+    text: str
+    numbers: tuple[Stated, ...]
+
+    def record(self) -> dict:
+        return {
+            "start": round(self.start, 3),
+            "end": round(self.end, 3),
+            "text": self.text,
+            "numbers": [number.record() for number in self.numbers],
+        }
+
+
 class ClaimScene(Scene):
     """A scene that typesets claims by id and refuses to show unregistered equations."""
 
@@ -111,7 +134,9 @@ class ClaimScene(Scene):
         self.marked_tex: set[str] = set()  # normalised TeX of titles and labels
         self.sections_at: list[tuple[str, float]] = []  # (section name, start second)
         self.poster_at: float | None = None  # second of the poster frame; None: the last frame
-        self._caption: tuple[str, float, float | None] | None = None  # (line, start, seconds)
+        self.captions: list[Caption] = []  # every caption shown, in order
+        # The caption on screen now: (text, numbers, start, seconds).
+        self._caption: tuple[str, tuple[Stated, ...], float, float | None] | None = None
 
     # --- building mobjects -------------------------------------------------------------------
     def claim(self, claim_id: str, *, parts: Sequence[str] = (), **kwargs) -> MathTex:
@@ -138,37 +163,46 @@ class ClaimScene(Scene):
         return Tex(text, **kwargs)
 
     # --- captions ----------------------------------------------------------------------------
-    def narrate(self, line: str | None, seconds: float | None = None) -> None:
+    def narrate(self, line: str | None, seconds: float | None = None, **numbers: Stated) -> None:
         """Caption ``line`` from now until the next caption starts (at most ``seconds``).
-        ``None`` ends the current caption.
+        ``None`` ends the current caption. Each ``{name}`` in ``line`` states ``numbers[name]``:
+        ``narrate("… at β = {beta}.", beta=BETA(p.beta))``.
 
         A caption stays up long enough to be read (``style.READING_CHARS_PER_SECOND``): if the
         previous line has not had its reading time yet, the scene waits for it first.
         """
+        text, stated = fill(line, numbers) if line else (None, ())
+        self._caption_next(text, stated, seconds)
+
+    def narrate_claim(self, claim_id: str) -> None:
+        """Caption the claim's ``says`` sentence from now on."""
+        self._caption_next(get_claim(claim_id).says, said_by(claim_id), None)
+
+    def _caption_next(
+        self, text: str | None, numbers: tuple[Stated, ...], seconds: float | None
+    ) -> None:
+        """End the caption on screen, once it has had its reading time, and start ``text``."""
         if self._caption is not None:
-            previous, start, _ = self._caption
+            previous, _, start, _ = self._caption
             remaining = start + reading_seconds(previous) - self.time
             if remaining > 1e-6:
                 # Whole frames, rounded up: Manim advances time one frame at a time.
                 frames = math.ceil(remaining * config.frame_rate - 1e-6)
                 self.wait(frames / config.frame_rate)
         self._end_caption()
-        if line:
-            self._caption = (line, self.time, seconds)
+        if text:
+            self._caption = (text, numbers, self.time, seconds)
 
     def _end_caption(self) -> None:
         if self._caption is None:
             return
-        line, start, seconds = self._caption
+        text, numbers, start, seconds = self._caption
         self._caption = None
         end = self.time if seconds is None else min(self.time, start + seconds)
         if end > start:
             # Manim stamps a caption at the current time plus ``offset``: reach back to its start.
-            self.add_subcaption(line, duration=end - start, offset=start - self.time)
-
-    def narrate_claim(self, claim_id: str) -> None:
-        """Caption the claim's ``says`` sentence from now on."""
-        self.narrate(get_claim(claim_id).says)
+            self.add_subcaption(text, duration=end - start, offset=start - self.time)
+            self.captions.append(Caption(start, end, text, numbers))
 
     def show_claim(
         self, claim_id: str, *, animation=Write, hold: float = style.HOLD, **kwargs

@@ -110,6 +110,7 @@ _PRESENTED: tuple[Clip, ...] = (
             "step4.z_cancels",
             "step5.dpo_loss",
             "step6.implicit_reward",
+            "step5.reward_model_loss",
             "step5.loss_at_reference",
             "step5.converges_to_optimal",
             "step5.same_as_rlhf",

@@ -4,9 +4,12 @@
 
 One entry per clip of the catalog, in catalog order: name, scene class, step, chapter (its place
 in the lecture; null when the lecture does not play it), title, file paths, duration in seconds,
-frames, width, height, fps, the claim ids it shows, and (for the lecture) its sections. Run
-after the clips are rendered (``make render`` does); it fails, naming them, when a clip's record
-or one of its files is missing, or was rendered at another quality.
+frames, width, height, fps, the claim ids it shows, (for the lecture) its sections, and its
+captions: start and end in seconds, text, and the numbers the text states, each with what it is
+(a lab value with its quantity and value, or a number of the notation or of the lecture's
+structure). Run after the clips are rendered (``make render`` does); it fails, naming them, when
+a clip's record or one of its files is missing, was written before records had captions, or was
+rendered at another quality.
 """
 
 from __future__ import annotations
@@ -31,6 +34,9 @@ def build_manifest(records_dir: Path = RECORDS_DIR, clips: Sequence[Clip] = CLIP
     if missing:
         raise ManifestError(f"no render record for: {', '.join(missing)} (render them first)")
     records = [json.loads((records_dir / f"{clip.name}.json").read_text()) for clip in clips]
+    stale = [record["name"] for record in records if "captions" not in record]
+    if stale:
+        raise ManifestError(f"records without captions: {', '.join(stale)} (render them again)")
     absent = [path for r in records for path in r["files"].values() if not Path(path).exists()]
     if absent:
         raise ManifestError(f"rendered files are missing: {', '.join(absent)}")

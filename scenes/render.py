@@ -14,9 +14,9 @@ render never leaves a half-written file in renders/:
     <clip>.png   the poster frame (the moment the scene marked, else its last frame)
 
 Last, a JSON record of the clip (scene, step, chapter, size, fps, duration, claims shown,
-sections, files) is written to build/clips/<clip>.json; ``python -m scenes.manifest`` gathers the
-records into renders/manifest.json (a separate step, so that parallel renders never write the
-same file).
+sections, captions with the numbers each states, files) is written to build/clips/<clip>.json;
+``python -m scenes.manifest`` gathers the records into renders/manifest.json (a separate step, so
+that parallel renders never write the same file).
 """
 
 from __future__ import annotations
@@ -255,6 +255,7 @@ def render_clip(
         "poster_seconds": poster_seconds,
         "claims": scene.shown_claims,
         "sections": [{"name": name, "start": round(start, 3)} for name, start in scene.sections_at],
+        "captions": [caption.record() for caption in scene.captions],
         "files": {kind: str(path) for kind, path in files.items()},
     }
     records_dir.mkdir(parents=True, exist_ok=True)

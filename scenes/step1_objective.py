@@ -19,7 +19,6 @@ from manim import (
     Create,
     Cross,
     CurvedArrow,
-    DecimalNumber,
     FadeIn,
     FadeOut,
     GrowArrow,
@@ -30,7 +29,7 @@ from manim import (
     Write,
 )
 
-from scenes import labdata, style
+from scenes import labdata, quantities, style
 from scenes.base import ClaimScene, parts_of
 from scenes.catalog import find_clip
 from scenes.widgets import box, brace_note, heading, model_text, remark
@@ -56,8 +55,8 @@ def sampling_pipeline(scene: ClaimScene) -> None:
     prompt_text = model_text(p.text)
     prompt_box = VGroup(box(prompt_text), prompt_text)
     response_frame = box(model_text(max(p.responses, key=len)), buff=0.3)
-    reward = DecimalNumber(0, num_decimal_places=1, include_sign=True, color=style.REWARD)
-    reward_frame = box(reward, color=style.REWARD).stretch_to_fit_width(1.6)
+    reward = quantities.REWARD.number(0, color=style.REWARD)
+    reward_frame = box(reward, color=style.REWARD)
     row = VGroup(prompt_box, response_frame, reward_frame).arrange(RIGHT, buff=1.5)
     row.shift(UP * 0.6)
     policy_arrow = Arrow(prompt_box.get_right(), response_frame.get_left(), buff=0.1)
@@ -188,7 +187,10 @@ def why_not_gradient_descent(scene: ClaimScene, objective) -> None:
     scene.narrate("That works, but it is noisy and needs a reward model and an RL loop.")
     scene.play(FadeIn(cost, shift=UP * 0.2))
     scene.wait(1)
-    scene.narrate("DPO takes another road: solve for the best policy exactly. That is step 2.")
+    scene.narrate(
+        "DPO takes another road: solve for the best policy exactly. That is step {step}.",
+        step=quantities.derivation_step(2),
+    )
     scene.narrate(None)
 
 

@@ -17,7 +17,6 @@ from manim import (
     LEFT,
     RIGHT,
     UP,
-    DecimalNumber,
     FadeIn,
     FadeOut,
     Indicate,
@@ -27,7 +26,7 @@ from manim import (
     Write,
 )
 
-from scenes import labdata, style
+from scenes import labdata, quantities, style
 from scenes.base import ClaimScene, parts_of
 from scenes.catalog import find_clip
 from scenes.widgets import (
@@ -57,7 +56,10 @@ def derive_closed_form(scene: ClaimScene, title: VGroup) -> VGroup:
     """Objective → Lagrangian → stationarity → π*, then Z(x) as the normaliser."""
     objective = scene.claim("step1.objective", parts=[REWARD, r"\beta", PI_REF, PI])
     objective.move_to(UP * 1.0)
-    scene.narrate("Step 1's objective. Which policy π maximises it? Take one prompt x at a time.")
+    scene.narrate(
+        "Step {step}'s objective. Which policy π maximises it? Take one prompt x at a time.",
+        step=quantities.derivation_step(1),
+    )
     scene.play(FadeIn(objective, shift=UP * 0.3))
     scene.wait(style.HOLD)
 
@@ -105,9 +107,9 @@ def sweep_beta(scene: ClaimScene) -> VGroup:
         return math.exp(log_beta.get_value())
 
     names = row_names(p.responses)
-    reward = NumberColumn(p.reward, color=style.REWARD, decimals=1, include_sign=True)
+    reward = NumberColumn(p.reward, quantity=quantities.REWARD, color=style.REWARD)
     reference = BarColumn(p.pi_ref, color=style.REFERENCE, width=2.4)
-    tilt = BarColumn(labdata.tilt(p, p.beta), color=style.REWARD, width=1.6, decimals=None)
+    tilt = BarColumn(labdata.tilt(p, p.beta), color=style.REWARD, width=1.6, quantity=None)
     optimal = BarColumn(labdata.optimal(p, p.beta), color=style.OPTIMAL, width=2.4)
     columns = VGroup(reward, reference, tilt, optimal)
     table = lay_out_columns(names, columns, gap=0.45).move_to(DOWN * 0.9)
@@ -122,7 +124,7 @@ def sweep_beta(scene: ClaimScene) -> VGroup:
     tilt_note.next_to(tilt, DOWN, buff=0.2).set_x(tilt.left + tilt_note.width / 2)
 
     beta_label = scene.label(r"\beta =", font_size=style.SMALL_FONT_SIZE)
-    beta_value = DecimalNumber(p.beta, num_decimal_places=2, color=style.BETA, font_size=36)
+    beta_value = quantities.BETA.number(p.beta, color=style.BETA, font_size=36)
     beta_readout = VGroup(beta_label, beta_value).arrange(RIGHT, buff=0.15)
     beta_readout.to_edge(DOWN, buff=0.45).set_x(optimal.get_center()[0])
 
@@ -131,7 +133,9 @@ def sweep_beta(scene: ClaimScene) -> VGroup:
     scene.play(FadeIn(headers[1]), FadeIn(reference, shift=RIGHT * 0.3))
     scene.narrate("...are tilted by exp(r/β): a higher reward, a bigger factor...")
     scene.play(FadeIn(headers[2], tilt_note), FadeIn(tilt, shift=RIGHT * 0.3), FadeIn(beta_readout))
-    scene.narrate("...and renormalised by Z(x): that is π*, here at β = 1.")
+    scene.narrate(
+        "...and renormalised by Z(x): that is π*, here at β = {beta}.", beta=quantities.BETA(p.beta)
+    )
     scene.play(FadeIn(headers[3]), FadeIn(optimal, shift=RIGHT * 0.3))
     scene.wait(style.HOLD)
 
@@ -142,8 +146,10 @@ def sweep_beta(scene: ClaimScene) -> VGroup:
     scene.narrate("Raise β and the KL penalty wins: π* falls back onto π_ref.")
     scene.play(log_beta.animate.set_value(math.log(SWEEP_HIGH)), run_time=4)
     scene.wait(1.5)
-    best = p.responses[p.best]
-    scene.narrate(f"Lower β and the reward wins: π* piles onto the best answer, “{best}”.")
+    scene.narrate(
+        "Lower β and the reward wins: π* piles onto the best answer, “{best}”.",
+        best=quantities.RESPONSE(p.responses[p.best]),
+    )
     scene.play(log_beta.animate.set_value(math.log(SWEEP_LOW)), run_time=6)
     scene.wait(1.5)
     scene.narrate("In between, π* trades reward against closeness to π_ref.")
@@ -166,7 +172,10 @@ def present(scene: ClaimScene) -> None:
     scene.narrate_claim("step2.gap_is_kl")
     scene.play(Write(gap), bars[-1].animate.to_edge(RIGHT, buff=0.8))
     scene.wait(style.HOLD)
-    scene.narrate("So π* is the unique best policy. Step 3 turns this around, to solve for r.")
+    scene.narrate(
+        "So π* is the unique best policy. Step {step} turns this around, to solve for r.",
+        step=quantities.derivation_step(3),
+    )
     scene.play(Indicate(closed_form, color=style.OPTIMAL, scale_factor=1.05))
     scene.narrate(None)
 

@@ -24,7 +24,7 @@ from manim import (
     Write,
 )
 
-from scenes import labdata, style
+from scenes import labdata, quantities, style
 from scenes.base import ClaimScene, parts_of
 from scenes.catalog import find_clip
 from scenes.widgets import (
@@ -50,7 +50,10 @@ def solve_for_reward(scene: ClaimScene, title: VGroup):
     closed_form = scene.claim(
         "step2.closed_form", parts=[PI_STAR, PI_REF, REWARD, "Z(x)", r"\frac{1}{\beta}"]
     )
-    scene.narrate("Step 2 gave the optimal policy in terms of the reward.")
+    scene.narrate(
+        "Step {step} gave the optimal policy in terms of the reward.",
+        step=quantities.derivation_step(2),
+    )
     scene.play(FadeIn(closed_form, shift=UP * 0.3))
     scene.wait(style.HOLD)
     scene.narrate("Read it backwards: if we knew π*, we could recover r. First, take logs.")
@@ -101,9 +104,9 @@ def show_the_constant(scene: ClaimScene, terms, marks: VGroup) -> VGroup:
     # Room on the left for the longer of the two prompts' answers.
     widest = max(row_names(p.responses).width for p in (first, second))
     columns = [
-        NumberColumn(ratio, color=style.TEXT, include_sign=True),
-        NumberColumn(constant, color=style.PARTITION, include_sign=True),
-        NumberColumn(total, color=style.REWARD, include_sign=True),
+        NumberColumn(ratio, quantity=quantities.LOG_RATIO, color=style.TEXT),
+        NumberColumn(constant, quantity=quantities.LOG_RATIO, color=style.PARTITION),
+        NumberColumn(total, quantity=quantities.REWARD, color=style.REWARD),
     ]
     table = lay_out_columns(names, columns, gap=1.3)
     table.shift(DOWN * 0.5 + RIGHT * (-6.6 + widest - names.get_right()[0]))
@@ -117,7 +120,10 @@ def show_the_constant(scene: ClaimScene, terms, marks: VGroup) -> VGroup:
     headers.align_to(headers[0], UP)
     prompt_text = model_text(first.text).align_to(names, RIGHT).align_to(headers, DOWN)
 
-    scene.narrate("In numbers, at β = 1: the lab splits each answer's reward into the two terms.")
+    scene.narrate(
+        "In numbers, at β = {beta}: the lab splits each answer's reward into the two terms.",
+        beta=quantities.BETA(beta),
+    )
     scene.play(FadeOut(marks[1]), FadeIn(prompt_text), FadeIn(names))
     scene.play(FadeIn(headers[0]), FadeIn(columns[0], shift=RIGHT * 0.2))
     scene.play(FadeIn(headers[1]), FadeIn(columns[1], shift=RIGHT * 0.2))
@@ -159,7 +165,8 @@ def present(scene: ClaimScene) -> None:
     scene.play(Write(equivalence), run_time=2)
     scene.wait(style.HOLD)
     scene.narrate(
-        "Rewards are only ever pinned down up to such an f(x): keep that in mind for step 4."
+        "Rewards are only ever pinned down up to such an f(x): keep that in mind for step {step}.",
+        step=quantities.derivation_step(4),
     )
     scene.narrate(None)
 

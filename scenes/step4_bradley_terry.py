@@ -19,7 +19,6 @@ from manim import (
     AnimationGroup,
     Axes,
     Create,
-    DecimalNumber,
     Dot,
     FadeIn,
     FadeOut,
@@ -33,7 +32,7 @@ from manim import (
 )
 
 from lab import preference_prob
-from scenes import labdata, style
+from scenes import labdata, quantities, style
 from scenes.base import ClaimScene, parts_of
 from scenes.catalog import find_clip
 from scenes.widgets import box, heading, model_text, remark, strike
@@ -114,9 +113,8 @@ def the_sigmoid(scene: ClaimScene, title: VGroup) -> VGroup:
         )
     )
     readout = always_redraw(
-        lambda: DecimalNumber(
+        lambda: quantities.PROBABILITY.number(
             win_probability(difference.get_value()),
-            num_decimal_places=2,
             font_size=style.CAPTION_FONT_SIZE,
             color=style.OPTIMAL,
         ).next_to(dot, UP + LEFT, buff=0.1)
@@ -143,7 +141,10 @@ def substitute_and_cancel(scene: ClaimScene, model) -> None:
         font_size=style.SMALL_FONT_SIZE,
     )
     reward.next_to(model, DOWN, buff=0.5)
-    scene.narrate("Step 3 wrote every reward as β log π*/π_ref plus β log Z(x). Substitute it.")
+    scene.narrate(
+        "Step {step} wrote every reward as β log π*/π_ref plus β log Z(x). Substitute it.",
+        step=quantities.derivation_step(3),
+    )
     scene.play(FadeIn(reward, shift=DOWN * 0.2))
     scene.wait(1.5)
 
@@ -220,11 +221,11 @@ def both_ways(scene: ClaimScene, cancelled) -> None:
     rows = VGroup(
         VGroup(
             remark(scene, "from the reward $r$:"),
-            DecimalNumber(from_reward, num_decimal_places=4, color=style.CHOSEN),
+            quantities.PROBABILITY.number(from_reward, color=style.CHOSEN),
         ).arrange(RIGHT, buff=0.3),
         VGroup(
             remark(scene, r"from $\pi^*$ and $\pi_{\mathrm{ref}}$ alone:"),
-            DecimalNumber(from_policies, num_decimal_places=4, color=style.CHOSEN),
+            quantities.PROBABILITY.number(from_policies, color=style.CHOSEN),
         ).arrange(RIGHT, buff=0.3),
     ).arrange(DOWN, aligned_edge=RIGHT, buff=0.3)
     heading_line = VGroup(remark(scene, "In the toy world, $p^*$ of"), model_text(pair))

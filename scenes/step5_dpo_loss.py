@@ -2,8 +2,10 @@
 
     L_DPO = −E[log σ(β log π_θ(y_w)/π_ref(y_w) − β log π_θ(y_l)/π_ref(y_l))]
 
-Then the proof in numbers: the lab trains a tabular π_θ with this loss on the toy world's
-preference pairs, and its bars settle onto the closed-form π* of step 2. The training runs while
+Its two log-ratios are implicit rewards; RLHF's reward-model loss, lined up under it, is the
+same classification loss with r_φ in their place. Then the proof in numbers: the lab trains a
+tabular π_θ with this loss on the toy world's preference pairs, and its bars settle onto the
+closed-form π* of step 2. The training runs while
 the clip renders, once: ``labdata.training`` caches it under build/cache, keyed by its settings.
 
 Render with:  manim render scenes/step5_dpo_loss.py Step5DpoLoss
@@ -16,7 +18,6 @@ from manim import (
     LEFT,
     RIGHT,
     UP,
-    DecimalNumber,
     FadeIn,
     FadeOut,
     GrowFromCenter,
@@ -25,7 +26,7 @@ from manim import (
     Write,
 )
 
-from scenes import labdata, style
+from scenes import labdata, quantities, style
 from scenes.base import ClaimScene, parts_of
 from scenes.catalog import find_clip
 from scenes.widgets import (
@@ -50,17 +51,23 @@ REFERENCE_W = r"\pi_{\mathrm{ref}}(y_w \mid x)"
 REFERENCE_L = r"\pi_{\mathrm{ref}}(y_l \mid x)"
 CHOSEN_REWARD = r"\beta \log \frac{\pi_\theta(y_w \mid x)}{\pi_{\mathrm{ref}}(y_w \mid x)}"
 REJECTED_REWARD = r"\beta \log \frac{\pi_\theta(y_l \mid x)}{\pi_{\mathrm{ref}}(y_l \mid x)}"
+EXPECTATION = r"-\mathbb{E}_{(x, y_w, y_l) \sim \mathcal{D}}"  # in the DPO and reward-model losses
+REWARD_MODEL_W = r"r_\phi(x, y_w)"
+REWARD_MODEL_L = r"r_\phi(x, y_l)"
 LOSS_FONT_SIZE = 36
 
 
 def derive_the_loss(scene: ClaimScene, title: VGroup):
-    """Step 4's preference in π* → the DPO loss in π_θ, its two implicit rewards named."""
+    """Step 4's preference in π* → the DPO loss in π_θ."""
     shared = [r"\beta", REFERENCE_W, REFERENCE_L]
     preference = scene.claim(
         "step4.z_cancels", parts=[*shared, OPTIMAL_W, OPTIMAL_L], font_size=LOSS_FONT_SIZE
     )
     preference.move_to(UP * 0.8)
-    scene.narrate("Step 4: the preference written in π* and π_ref alone.")
+    scene.narrate(
+        "Step {step}: the preference written in π* and π_ref alone.",
+        step=quantities.derivation_step(4),
+    )
     scene.play(FadeIn(preference, shift=UP * 0.3))
     scene.wait(1)
     scene.narrate(
@@ -84,32 +91,60 @@ def derive_the_loss(scene: ClaimScene, title: VGroup):
         run_time=2.5,
         hold=1,
     )
-    loss = scene.regroup(loss, "step5.dpo_loss", [CHOSEN_REWARD, REJECTED_REWARD])
+    return scene.regroup(loss, "step5.dpo_loss", [EXPECTATION, CHOSEN_REWARD, REJECTED_REWARD])
+
+
+def name_the_rewards(scene: ClaimScene, loss, title: VGroup):
+    """The loss's two log-ratios named as implicit rewards; under them, the reward model's loss,
+    the same loss with r_φ where the implicit rewards are."""
     chosen = brace_note(
         scene, parts_of(loss, CHOSEN_REWARD), "implicit reward of $y_w$", color=style.CHOSEN
     )
     rejected = brace_note(
         scene, parts_of(loss, REJECTED_REWARD), "implicit reward of $y_l$", color=style.REJECTED
     )
-    scene.narrate("Each log-ratio acts as a reward: DPO's implicit reward, no reward model needed.")
+    below_the_notes = VGroup(chosen, rejected).get_bottom()[1] - 0.5
+    implicit = scene.claim("step6.implicit_reward", font_size=style.SMALL_FONT_SIZE)
+    implicit.set_y(below_the_notes - implicit.height / 2)
+    scene.narrate_claim("step6.implicit_reward")
     scene.play(GrowFromCenter(chosen[0]), FadeIn(chosen[1]), run_time=1.2)
     scene.play(GrowFromCenter(rejected[0]), FadeIn(rejected[1]), run_time=1.2)
-    implicit = scene.claim("step6.implicit_reward", font_size=style.SMALL_FONT_SIZE)
-    implicit.next_to(VGroup(chosen, rejected), DOWN, buff=0.5).set_x(0)
-    scene.narrate_claim("step6.implicit_reward")
     scene.play(Write(implicit), run_time=1.5)
+    scene.wait(1)
+
+    reward_model = scene.claim(
+        "step5.reward_model_loss",
+        parts=[EXPECTATION, REWARD_MODEL_W, REWARD_MODEL_L],
+        font_size=LOSS_FONT_SIZE,
+    )
+    # Line the two losses up at their shared −E[…]: the same loss, term under term.
+    reward_model.set_y(below_the_notes - reward_model.height / 2)
+    shared_x = parts_of(loss, EXPECTATION).get_left()[0]
+    reward_model.shift(RIGHT * (shared_x - parts_of(reward_model, EXPECTATION).get_left()[0]))
+    scene.narrate_claim("step5.reward_model_loss")
+    scene.play(FadeOut(implicit, shift=DOWN * 0.2), run_time=0.6)
+    scene.play(FadeIn(reward_model, shift=UP * 0.2))
+    # r_φ of each response flashes in its colour, with the brace over the implicit reward that
+    # takes its place. Gently: scaled up, r_φ would touch the minus sign, and the braces each other.
+    scene.play(
+        Indicate(parts_of(reward_model, REWARD_MODEL_W), color=style.CHOSEN, scale_factor=1),
+        Indicate(chosen[0], color=style.CHOSEN, scale_factor=1.1),
+        Indicate(parts_of(reward_model, REWARD_MODEL_L), color=style.REJECTED, scale_factor=1),
+        Indicate(rejected[0], color=style.REJECTED, scale_factor=1.1),
+        run_time=1.5,
+    )
     scene.wait(1)
     plain = remark(
         scene,
         "a classification loss on preference pairs: no sampling, no RL loop",
         color=style.MUTED,
     )
-    plain.next_to(implicit, DOWN, buff=0.45)
+    plain.next_to(reward_model, DOWN, buff=0.45).set_x(0)
     scene.narrate("So DPO is a plain classification loss on pairs: no sampling, no RL loop.")
     scene.play(FadeIn(plain, shift=UP * 0.2))
     scene.wait(1)
     scene.play(
-        FadeOut(VGroup(chosen, rejected, implicit, plain)),
+        FadeOut(VGroup(chosen, rejected, reward_model, plain)),
         loss.animate.scale(0.85).next_to(title, DOWN, buff=0.4).set_x(0),
     )
     return loss
@@ -129,9 +164,11 @@ def train_it(scene: ClaimScene, loss) -> VGroup:
     names = row_names(p.responses)
     policy = BarColumn(p.pi_ref, color=style.POLICY, width=4.0, numbers_after_full=True)
     target = BarColumn(
-        run.optimal[p.index], color=style.OPTIMAL, width=4.0, outline=True, decimals=None
+        run.optimal[p.index], color=style.OPTIMAL, width=4.0, outline=True, quantity=None
     )
-    target_numbers = NumberColumn(run.optimal[p.index], color=style.OPTIMAL)
+    target_numbers = NumberColumn(
+        run.optimal[p.index], quantity=quantities.PROBABILITY, color=style.OPTIMAL
+    )
     table = lay_out_columns(names, [policy, target_numbers], gap=0.4)
     target.shift(RIGHT * (policy.left - target.left))
     table.add(target)
@@ -148,9 +185,9 @@ def train_it(scene: ClaimScene, loss) -> VGroup:
     VGroup(prompt_text, table, header).to_edge(LEFT, buff=0.5)
 
     steps_label = remark(scene, "training steps", color=style.MUTED)
-    steps_value = DecimalNumber(0, num_decimal_places=0, color=style.POLICY, font_size=36)
+    steps_value = quantities.COUNT.number(0, color=style.POLICY, font_size=36)
     loss_label = remark(scene, "expected DPO loss", color=style.MUTED)
-    loss_value = DecimalNumber(start.loss, num_decimal_places=4, color=style.POLICY, font_size=36)
+    loss_value = quantities.LOSS.number(start.loss, color=style.POLICY, font_size=36)
     error_label = remark(scene, r"max $|\pi_\theta - \pi^*|$", color=style.MUTED)
     error_value = scientific(scene, start.max_abs_error, color=style.POLICY)
     readouts = VGroup(
@@ -173,7 +210,10 @@ def train_it(scene: ClaimScene, loss) -> VGroup:
         run_time=1.5,
     )
     scene.play(FadeIn(target), FadeIn(target_numbers), run_time=1)
-    scene.narrate("The yellow outlines are the closed-form π* of step 2, at the same β.")
+    scene.narrate(
+        "The yellow outlines are the closed-form π* of step {step}, at the same β.",
+        step=quantities.derivation_step(2),
+    )
     scene.wait(1)
     scene.narrate("As the loss falls, π_θ's bars grow into π*'s outlines.")
     previous = start
@@ -203,7 +243,7 @@ def present(scene: ClaimScene) -> None:
     """Step 5, as a clip or as a section of the lecture."""
     title = heading(scene, CLIP)
     scene.play(FadeIn(title, shift=DOWN * 0.2))
-    loss = derive_the_loss(scene, title)
+    loss = name_the_rewards(scene, derive_the_loss(scene, title), title)
     training = train_it(scene, loss)
 
     converged = scene.claim("step5.converges_to_optimal", font_size=style.SMALL_FONT_SIZE)

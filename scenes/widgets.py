@@ -17,7 +17,6 @@ from manim import (
     UL,
     UP,
     Brace,
-    DecimalNumber,
     Line,
     MathTex,
     Mobject,
@@ -33,6 +32,7 @@ from manim import (
 from scenes import style
 from scenes.base import ClaimScene
 from scenes.catalog import Clip
+from scenes.quantities import ERROR, PROBABILITY, Quantity
 
 
 def heading(scene: ClaimScene, clip: Clip) -> VGroup:
@@ -68,16 +68,9 @@ def remark(
 
 
 def scientific(scene: ClaimScene, value: float, *, color: str, font_size: float = 36) -> MathTex:
-    """A computed number in maths type: 0.0123 as it is, 3.1e-07 as 3.1 × 10⁻⁷. It is a value,
-    not an equation, so the scene marks it as a label."""
-    if value == 0:
-        tex = "0"
-    elif abs(value) >= 1e-3:
-        tex = f"{value:.4f}"
-    else:
-        mantissa, exponent = f"{value:.1e}".split("e")
-        tex = rf"{mantissa} \times 10^{{{int(exponent)}}}"
-    return scene.label(tex, font_size=font_size, color=color)
+    """An error in maths type, by ``ERROR``'s rule: 0.0123 as it is, 3.1e-07 as 3.1 × 10⁻⁷.
+    It is a value, not an equation, so the scene marks it as a label."""
+    return scene.label(ERROR.tex(value), font_size=font_size, color=color)
 
 
 def model_text(text: str, *, font_size: float = style.MODEL_TEXT_FONT_SIZE) -> Text:
@@ -132,6 +125,7 @@ class BarColumn(VGroup):
     growing rightwards from a common left edge, each with its value printed after it.
     ``set_values`` resizes the bars in place, so a ValueTracker can drive the column.
 
+    ``quantity``: the rule its numbers follow (None: no numbers).
     ``full_scale``: the value drawn ``width`` long (1 for probabilities). ``outline=True`` draws
     hollow bars (a target to reach, e.g. π*) instead of filled ones. ``numbers_after_full=True``
     keeps the numbers in one still column after the longest possible bar, instead of following
@@ -146,7 +140,7 @@ class BarColumn(VGroup):
         width: float = 2.0,
         bar_height: float = 0.36,
         full_scale: float = 1.0,
-        decimals: int | None = 2,
+        quantity: Quantity | None = PROBABILITY,
         outline: bool = False,
         numbers_after_full: bool = False,
         font_size: float = style.CAPTION_FONT_SIZE,
@@ -168,12 +162,8 @@ class BarColumn(VGroup):
             )
             bar.move_to(np.array([bar.width / 2, -row * ROW_HEIGHT, 0.0]))
             self.bars.add(bar)
-            if decimals is not None:
-                self.numbers.add(
-                    DecimalNumber(
-                        value, num_decimal_places=decimals, font_size=font_size
-                    ).set_color(color)
-                )
+            if quantity is not None:
+                self.numbers.add(quantity.number(value, font_size=font_size).set_color(color))
         self.add(self.bars, self.numbers)
         self._place_numbers()
         # The width a table reserves for this column: the longest bar and its number.
@@ -224,22 +214,19 @@ class BarColumn(VGroup):
 
 
 class NumberColumn(VGroup):
-    """A column of numbers, one per row of a bar table, right-aligned."""
+    """A column of numbers of one ``quantity``, one per row of a bar table, right-aligned."""
 
     def __init__(
         self,
         values: Sequence[float],
         *,
+        quantity: Quantity,
         color: str,
-        decimals: int = 2,
-        include_sign: bool = False,
         font_size: float = style.CAPTION_FONT_SIZE,
     ) -> None:
         super().__init__()
         for row, value in enumerate(values):
-            number = DecimalNumber(
-                value, num_decimal_places=decimals, include_sign=include_sign, font_size=font_size
-            ).set_color(color)
+            number = quantity.number(value, font_size=font_size).set_color(color)
             self.add(number.move_to(np.array([0.0, -row * ROW_HEIGHT, 0.0]), aligned_edge=RIGHT))
         self.span = max(number.width for number in self)
 

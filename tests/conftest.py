@@ -7,6 +7,7 @@ Debian 12 ships cairo 1.16, so the minimum is lowered here (our control frames a
 
 from __future__ import annotations
 
+import importlib
 import os
 from pathlib import Path
 
@@ -38,29 +39,45 @@ def media_dir() -> Path:
     return TEST_MEDIA
 
 
+def _construct(scene_class, media_dir: Path):
+    from manim import tempconfig
+
+    settings = {
+        "dry_run": True,
+        "quality": "low_quality",
+        "disable_caching": True,
+        "media_dir": str(media_dir),
+        "verbosity": "ERROR",
+        "progress_bar": "none",
+    }
+    with tempconfig(settings):
+        scene = scene_class(skip_animations=True)
+        scene.render()
+    return scene
+
+
 @pytest.fixture
 def construct_scene(media_dir: Path):
     """Run a scene's construct in Manim's fast mode: a dry run (nothing written) that skips each
     animation to its end state and hashes nothing. The scene's clock still advances by every
     animation's full run time, at the low-quality frame rate, so ``scene.time`` is the clip's
     duration."""
-    from manim import tempconfig
+    return lambda scene_class: _construct(scene_class, media_dir)
 
-    def construct(scene_class):
-        settings = {
-            "dry_run": True,
-            "quality": "low_quality",
-            "disable_caching": True,
-            "media_dir": str(media_dir),
-            "verbosity": "ERROR",
-            "progress_bar": "none",
-        }
-        with tempconfig(settings):
-            scene = scene_class(skip_animations=True)
-            scene.render()
-        return scene
 
-    return construct
+@pytest.fixture(scope="session")
+def clip_scene(media_dir: Path):
+    """A catalog clip's scene, constructed as ``construct_scene`` does, once per test session:
+    the tests that read the same clip share it (constructing the lecture takes half a minute)."""
+    constructed = {}
+
+    def scene_of(clip):
+        if clip.name not in constructed:
+            scene_class = getattr(importlib.import_module(clip.module), clip.scene)
+            constructed[clip.name] = _construct(scene_class, media_dir)
+        return constructed[clip.name]
+
+    return scene_of
 
 
 @pytest.fixture(scope="session")

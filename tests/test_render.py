@@ -3,11 +3,13 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 from pathlib import Path
 
 import av
 import pytest
+import srt
 from PIL import Image
 
 from lab.claims import Claim, Evidence, get_claim, registry
@@ -15,6 +17,7 @@ from scenes import labdata
 from scenes.catalog import find_clip
 from scenes.manifest import ManifestError, build_manifest
 from scenes.manifest import main as manifest_main
+from scenes.quantities import BETA
 from scenes.render import (
     RenderError,
     check_latex,
@@ -60,6 +63,17 @@ def test_low_quality_render_matches_its_manifest_entry(tmp_path: Path) -> None:
     srt_text, vtt_text = files["srt"].read_text(), files["vtt"].read_text()
     assert get_claim("step3.reparameterisation").says in srt_text
     assert vtt_text.startswith("WEBVTT") and get_claim("step3.reparameterisation").says in vtt_text
+    # The entry's captions are the .srt's cues, each with the numbers it states.
+    cues = list(srt.parse(srt_text))
+    assert [caption["text"] for caption in entry["captions"]] == [cue.content for cue in cues]
+    for caption, cue in zip(entry["captions"], cues, strict=True):
+        assert set(caption) == {"start", "end", "text", "numbers"}
+        # The record rounds to the millisecond, SubRip truncates: they differ by at most one.
+        assert caption["start"] == pytest.approx(cue.start.total_seconds(), abs=1.001e-3)
+        assert caption["end"] == pytest.approx(cue.end.total_seconds(), abs=1.001e-3)
+    beta = labdata.prompt(0).beta
+    stated = [number for caption in entry["captions"] for number in caption["numbers"]]
+    assert {"text": BETA.text(beta), "kind": "lab", "what": "beta", "value": beta} in stated
     with Image.open(files["png"]) as poster:
         assert poster.size == (854, 480)
     assert not list(renders.glob(".*partial*")), "a partial file was left behind"
@@ -150,6 +164,19 @@ def test_a_failing_lab_computation_stops_the_render_naming_the_claim(
 def test_the_manifest_names_missing_records(tmp_path: Path) -> None:
     with pytest.raises(ManifestError, match="no render record for: step1_objective"):
         build_manifest(tmp_path)
+
+
+def test_the_manifest_refuses_a_record_without_captions(tmp_path: Path) -> None:
+    """A record written before records had captions is stale: the clip is to be rendered again."""
+    video = tmp_path / f"{CLIP}.mp4"
+    video.write_bytes(b"")
+    record = {"name": CLIP, "quality": "low", "duration": 1.0, "files": {"mp4": str(video)}}
+    (tmp_path / f"{CLIP}.json").write_text(json.dumps(record))
+    with pytest.raises(ManifestError, match=f"records without captions: {CLIP}"):
+        build_manifest(tmp_path, clips=[find_clip(CLIP)])
+    record["captions"] = []
+    (tmp_path / f"{CLIP}.json").write_text(json.dumps(record))
+    assert build_manifest(tmp_path, clips=[find_clip(CLIP)])["clips"] == [record]
 
 
 def test_the_tex_lock_survives_manims_tex_cleanup(tmp_path: Path) -> None:

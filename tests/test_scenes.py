@@ -1,9 +1,10 @@
-"""Every scene constructs, and every equation it shows is a registered claim (or a marked label);
-the pieces scenes are built from (claim parts, colours, captions, the lab bridge) do their job."""
+"""Every scene constructs, every equation it shows is a registered claim (or a marked label), and
+every number its captions state is recorded with what it is; the pieces scenes are built from
+(claim parts, colours, captions, the lab bridge) do their job."""
 
 from __future__ import annotations
 
-import importlib
+import json
 import re
 
 import pytest
@@ -18,7 +19,14 @@ from manim import (
 
 from lab.claims import UnknownClaimError, all_claims, get_claim, normalise_tex
 from scenes import labdata, style
-from scenes.base import ClaimScene, UnregisteredTexError, group_parts, parts_of, reading_seconds
+from scenes.base import (
+    Caption,
+    ClaimScene,
+    UnregisteredTexError,
+    group_parts,
+    parts_of,
+    reading_seconds,
+)
 from scenes.catalog import (
     CLIPS,
     LECTURE,
@@ -28,13 +36,13 @@ from scenes.catalog import (
     lecture_clips,
     manim_quality,
 )
+from scenes.quantities import BETA, QUANTITIES, Stated, derivation_step, unrecorded_numerals
 from scenes.widgets import heading
 
 
 @pytest.mark.parametrize("clip", CLIPS, ids=[c.name for c in CLIPS])
-def test_scene_shows_only_registered_tex(clip, construct_scene) -> None:
-    scene_class = getattr(importlib.import_module(clip.module), clip.scene)
-    scene = construct_scene(scene_class)  # tear_down raises UnregisteredTexError otherwise
+def test_scene_shows_only_registered_tex(clip, clip_scene) -> None:
+    scene = clip_scene(clip)  # tear_down raises UnregisteredTexError otherwise
     assert scene.unregistered_tex() == []
     # The catalog lists what each clip shows: scenes.render verifies exactly these claims first.
     assert scene.shown_claims == list(clip.claims)
@@ -52,6 +60,76 @@ def test_scene_shows_only_registered_tex(clip, construct_scene) -> None:
         ]
         starts = [start for _, start in scene.sections_at]
         assert starts == sorted(starts) and len(set(starts)) == len(starts)
+
+
+def number_problems(caption: Caption) -> list[str]:
+    """What is wrong with the numbers a caption states: a number it states that is not recorded
+    (or recorded and not stated), or a lab number whose text is not its quantity's rule applied to
+    its value — read from the caption's record, as the manifest has it."""
+    problems = [
+        f"{caption.text!r} states {word}"
+        for word in unrecorded_numerals(caption.text, caption.numbers)
+    ]
+    for number in caption.record()["numbers"]:
+        if number["kind"] != "lab":
+            continue
+        rule = QUANTITIES[number["what"]].text(number["value"])
+        if number["text"] != rule:
+            problems.append(f"{caption.text!r}: {number['text']} is not {rule}, the rule's text")
+    return problems
+
+
+@pytest.mark.parametrize("clip", CLIPS, ids=[c.name for c in CLIPS])
+def test_captions_state_only_their_recorded_numbers(clip, clip_scene) -> None:
+    scene = clip_scene(clip)
+    problems = [problem for caption in scene.captions for problem in number_problems(caption)]
+    assert problems == []
+    # The record is the caption track Manim writes as .srt: the same lines at the same times.
+    subtitles = scene.renderer.file_writer.subcaptions
+    assert [caption.text for caption in scene.captions] == [s.content for s in subtitles]
+    for caption, subtitle in zip(scene.captions, subtitles, strict=True):
+        assert caption.start == pytest.approx(subtitle.start.total_seconds(), abs=1e-6)
+        assert caption.end == pytest.approx(subtitle.end.total_seconds(), abs=1e-6)
+        assert json.loads(json.dumps(caption.record())) == caption.record()
+
+
+@pytest.mark.parametrize("name", ["step2_optimal_policy", "step3_reparameterisation"])
+def test_the_tables_captions_state_the_worlds_beta(name, clip_scene) -> None:
+    """Both tables are computed at the world's β; the caption that introduces each says that β."""
+    beta = labdata.prompt(0).beta
+    scene = clip_scene(find_clip(name))
+    stated = [(c.text, n) for c in scene.captions for n in c.numbers if n.what == "beta"]
+    assert len(stated) == 1
+    text, number = stated[0]
+    assert number == BETA(beta) and number.kind == "lab" and number.value == beta
+    assert f"β = {BETA.text(beta)}" in text
+
+
+class TypesInNumbers(ClaimScene):
+    """Captions as a scene must not write them: a number typed in, a number in another format."""
+
+    def construct(self) -> None:
+        self.narrate("That is π*, here at β = 1.")
+        self.narrate("That is π*, here at β = {beta}.", beta=Stated("0.5", "lab", "beta", 0.5))
+        self.narrate(
+            "That is π*, here at β = {beta}, from step {step}.",
+            beta=BETA(0.5),
+            step=derivation_step(2),
+        )
+        self.narrate(None)
+
+
+def test_a_number_typed_into_a_caption_is_caught(construct_scene) -> None:
+    typed, misformatted, right = construct_scene(TypesInNumbers).captions
+    assert number_problems(typed) == ["'That is π*, here at β = 1.' states 1."]
+    assert number_problems(misformatted) == [
+        "'That is π*, here at β = 0.5.': 0.5 is not 0.50, the rule's text"
+    ]
+    assert number_problems(right) == []
+    assert [n.record() for n in right.numbers] == [
+        {"text": "0.50", "kind": "lab", "what": "beta", "value": 0.5},
+        {"text": "2", "kind": "structure", "what": "step 2 of the derivation"},
+    ]
 
 
 def test_the_lecture_shows_every_claim_of_its_clips() -> None:
@@ -215,3 +293,22 @@ def test_show_claim_writes_the_claim_captioned_by_its_sentence(construct_scene) 
     assert scene.shown_claims == ["step4.sigmoid_identity"]
     captions = [c.content for c in scene.renderer.file_writer.subcaptions]
     assert captions == [get_claim("step4.sigmoid_identity").says]
+    (caption,) = scene.captions
+    assert caption.record() == {
+        "start": 0.0,
+        "end": round(scene.time, 3),
+        "text": get_claim("step4.sigmoid_identity").says,
+        "numbers": [],
+    }
+
+
+def test_a_claims_sentence_is_recorded_with_its_numbers(construct_scene) -> None:
+    class SaysLog2(ClaimScene):
+        def construct(self) -> None:
+            self.narrate_claim("step5.loss_at_reference")
+            self.narrate(None)
+
+    (caption,) = construct_scene(SaysLog2).captions
+    assert caption.text == get_claim("step5.loss_at_reference").says
+    assert [(n.text, n.kind) for n in caption.numbers] == [("2", "notation")]
+    assert number_problems(caption) == []

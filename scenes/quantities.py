@@ -1,0 +1,197 @@
+"""The numbers the lecture states, and one rounding rule for each kind of them.
+
+A ``Quantity`` is a kind of number (β, a reward, a probability, a loss …) with the one rule that
+formats it everywhere: as a DecimalNumber or a TeX label on screen, as plain text in a caption,
+the same digits in both. A caption states a number only as a ``Stated``, which says what the
+number is:
+- ``"lab"``: a value the lab computed, formatted by its quantity's rule (``BETA(p.beta)``);
+- ``"notation"``: part of the mathematics (the 2 of "log 2");
+- ``"structure"``: the lecture's own numbering (``derivation_step(2)``: "step 2").
+The lab writes the claims' ``says`` sentences; ``said_by`` lists the numbers each one states.
+"""
+
+from __future__ import annotations
+
+import re
+import string
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+from manim import DecimalNumber
+
+from lab.training.runaway import RUNAWAY_CHOSEN
+from scenes.catalog import CLIPS
+
+MINUS = "\N{MINUS SIGN}"  # captions write a negative number as a maths minus, as the screen does
+SCIENTIFIC_BELOW = 1e-3  # smaller errors are shown as m.m × 10^e
+SUPERSCRIPTS = str.maketrans("-0123456789", "⁻⁰¹²³⁴⁵⁶⁷⁸⁹")
+
+
+@dataclass(frozen=True)
+class Stated:
+    """A number as a caption states it (``text``), and what it is."""
+
+    text: str
+    kind: Literal["lab", "notation", "structure"]
+    what: str  # a lab number's quantity; otherwise what the number is
+    value: float | str | None = None  # the lab's value, for a lab number
+
+    def record(self) -> dict:
+        entry = {"text": self.text, "kind": self.kind, "what": self.what}
+        if self.kind == "lab":
+            entry["value"] = self.value
+        return entry
+
+
+@dataclass(frozen=True)
+class Quantity:
+    """A kind of number the lecture states, and its rule: ``form`` "fixed" (``decimals`` places,
+    a sign when ``signed``, thousands grouped), "scientific" (fixed from ``SCIENTIFIC_BELOW`` up,
+    m.m × 10^e below it) or "verbatim" (text of the lab's world, quoted as it is)."""
+
+    name: str
+    means: str
+    form: Literal["fixed", "scientific", "verbatim"] = "fixed"
+    decimals: int = 0
+    signed: bool = False
+
+    def text(self, value: float | str) -> str:
+        """The value as a caption says it."""
+        if self.form == "verbatim":
+            return str(value)
+        if self._tiny(value):
+            mantissa, exponent = self._mantissa_exponent(value)
+            return f"{mantissa.replace('-', MINUS)} × 10{str(exponent).translate(SUPERSCRIPTS)}"
+        return self._fixed(value).replace("-", MINUS)
+
+    def tex(self, value: float) -> str:
+        """The value as TeX, for a label on screen."""
+        if self._tiny(value):
+            mantissa, exponent = self._mantissa_exponent(value)
+            return rf"{mantissa} \times 10^{{{exponent}}}"
+        return self._fixed(value)
+
+    def number(self, value: float, **kwargs) -> DecimalNumber:
+        """The value on screen; ``set_value`` keeps the rule."""
+        if self.form != "fixed":
+            raise ValueError(f"a {self.name} is written {self.form}, not as a DecimalNumber")
+        return DecimalNumber(
+            value, num_decimal_places=self.decimals, include_sign=self.signed, **kwargs
+        )
+
+    def __call__(self, value: float | str) -> Stated:
+        """The lab's ``value``, stated in a caption."""
+        return Stated(self.text(value), "lab", self.name, value)
+
+    def _fixed(self, value: float) -> str:
+        # DecimalNumber's format (sign, thousands grouped), and like it no "−0.00".
+        text = f"{value:{'+' if self.signed else ''},.{self.decimals}f}"
+        if text.startswith("-") and round(value, self.decimals) == 0:
+            text = ("+" if self.signed else "") + text[1:]
+        return text
+
+    def _tiny(self, value: float | str) -> bool:
+        return self.form == "scientific" and 0 < abs(value) < SCIENTIFIC_BELOW
+
+    @staticmethod
+    def _mantissa_exponent(value: float) -> tuple[str, int]:
+        mantissa, exponent = f"{value:.1e}".split("e")  # two significant digits
+        return mantissa, int(exponent)
+
+
+BETA = Quantity("beta", "β, the KL penalty's weight", decimals=2)
+# The default world's rewards are multiples of 0.05: two decimals state them exactly.
+REWARD = Quantity("reward", "a reward r(x, y)", decimals=2, signed=True)
+LOG_RATIO = Quantity(
+    "log_ratio",
+    "β times a log, in reward units: the implicit reward β log π/π_ref, β log Z(x)",
+    decimals=2,
+    signed=True,
+)
+PROBABILITY = Quantity("probability", "a probability: π_ref, π*, π_θ, p*", decimals=2)
+LOSS = Quantity("loss", "an expected loss", decimals=4)
+COUNT = Quantity("count", "a count: training steps, preference pairs")
+ERROR = Quantity(
+    "error", "a difference that shrinks to nothing: max |π_θ − π*|", form="scientific", decimals=4
+)
+RESPONSE = Quantity("response", "a response of the toy world, quoted", form="verbatim")
+
+QUANTITIES: dict[str, Quantity] = {
+    q.name: q for q in (BETA, REWARD, LOG_RATIO, PROBABILITY, LOSS, COUNT, ERROR, RESPONSE)
+}
+
+
+def notation(text: str, what: str) -> Stated:
+    """A number that belongs to the mathematics' notation, not to the lab."""
+    return Stated(text, "notation", what)
+
+
+def derivation_step(number: int) -> Stated:
+    """ "step N": a step of the derivation, one that the catalog has a clip for."""
+    if number not in {clip.step for clip in CLIPS}:
+        raise ValueError(f"no clip shows step {number}")
+    return Stated(str(number), "structure", f"step {number} of the derivation")
+
+
+def fill(template: str, numbers: Mapping[str, Stated]) -> tuple[str, tuple[Stated, ...]]:
+    """``template`` with each ``{name}`` replaced by the text of ``numbers[name]``, and the
+    numbers in the order the text states them. Raises ValueError for a field without a number,
+    a number without a field, or a format spec (a number is formatted by its quantity)."""
+    pieces: list[str] = []
+    stated: list[Stated] = []
+    for literal, field, spec, conversion in string.Formatter().parse(template):
+        pieces.append(literal)
+        if field is None:
+            continue
+        if field not in numbers:
+            raise ValueError(f"no number given for {{{field}}} in {template!r}")
+        if spec or conversion:
+            raise ValueError(f"{{{field}}} is formatted by its quantity, not by {spec!r}")
+        pieces.append(numbers[field].text)
+        stated.append(numbers[field])
+    unused = set(numbers) - {field for _, field, _, _ in string.Formatter().parse(template)}
+    if unused:
+        raise ValueError(f"numbers not in {template!r}: {sorted(unused)}")
+    return "".join(pieces), tuple(stated)
+
+
+def unrecorded_numerals(text: str, numbers: Sequence[Stated]) -> list[str]:
+    """What in ``text`` states a number that ``numbers`` does not record: each word that still
+    has a numeral once the recorded numbers are taken out, in order, as whole numbers; and each
+    recorded number that is not in the text ("… (recorded, not stated)")."""
+    problems = []
+    rest, position = text, 0
+    for number in numbers:
+        # A whole number: "2" does not match inside "0.25" or "12".
+        pattern = rf"(?<![\d.,]){re.escape(number.text)}(?![\d]|[.,]\d)"
+        found = re.compile(pattern).search(rest, position)
+        if found is None:
+            problems.append(f"{number.text} (recorded, not stated)")
+            continue
+        rest = rest[: found.start()] + " " * len(number.text) + rest[found.end() :]
+        position = found.end()
+    problems += [word for word in rest.split() if any(ch.isnumeric() for ch in word)]
+    return problems
+
+
+# The numbers in the claims' sentences, claim by claim, in the order each sentence states them.
+SAID_BY_CLAIMS: dict[str, tuple[Stated, ...]] = {
+    "step5.loss_at_reference": (notation("2", "log 2: −log σ(0), a pair's loss at π_θ = π_ref"),),
+    "step6.weight_stops_runaway": (
+        COUNT(sum(1 for chosen in RUNAWAY_CHOSEN if chosen == 0)),  # pairs a ≻ b
+        COUNT(sum(1 for chosen in RUNAWAY_CHOSEN if chosen == 1)),  # pairs b ≻ a
+    ),
+    "step7.reference_start": (
+        notation("0", "training step 0: before any update, π_θ = π_ref"),
+        notation("2", "log 2: −log σ(0), a pair's loss at π_θ = π_ref"),
+        notation("0", "β log 1: the implicit reward at π_θ = π_ref"),
+    ),
+    "step7.shift": (notation("1", "t − 1: the position before t"),),
+    "step7.padding_invariant": (notation("0", "mask 0: a padded position"),),
+}
+
+
+def said_by(claim_id: str) -> tuple[Stated, ...]:
+    """The numbers claim ``claim_id``'s ``says`` sentence states, in order."""
+    return SAID_BY_CLAIMS.get(claim_id, ())
