@@ -47,14 +47,16 @@ class Stated:
 @dataclass(frozen=True)
 class Quantity:
     """A kind of number the lecture states, and its rule: ``form`` "fixed" (``decimals`` places,
-    a sign when ``signed``, thousands grouped), "scientific" (fixed from ``SCIENTIFIC_BELOW`` up,
-    m.m × 10^e below it) or "verbatim" (text of the lab's world, quoted as it is)."""
+    a sign when ``signed``, thousands grouped; with ``trimmed``, trailing zeros dropped: at most
+    ``decimals`` places), "scientific" (fixed from ``SCIENTIFIC_BELOW`` up, m.m × 10^e below it)
+    or "verbatim" (text of the lab's world, quoted as it is)."""
 
     name: str
     means: str
     form: Literal["fixed", "scientific", "verbatim"] = "fixed"
     decimals: int = 0
     signed: bool = False
+    trimmed: bool = False
 
     def text(self, value: float | str) -> str:
         """The value as a caption says it."""
@@ -76,9 +78,11 @@ class Quantity:
         """The value on screen; ``set_value`` keeps the rule."""
         if self.form != "fixed":
             raise ValueError(f"a {self.name} is written {self.form}, not as a DecimalNumber")
-        return DecimalNumber(
-            value, num_decimal_places=self.decimals, include_sign=self.signed, **kwargs
-        )
+        return RuledNumber(self, value, include_sign=self.signed, **kwargs)
+
+    def places(self, value: float) -> int:
+        """How many decimal places the rule writes ``value`` with."""
+        return len(self._fixed(value).partition(".")[2])
 
     def __call__(self, value: float | str) -> Stated:
         """The lab's ``value``, stated in a caption."""
@@ -89,6 +93,8 @@ class Quantity:
         text = f"{value:{'+' if self.signed else ''},.{self.decimals}f}"
         if text.startswith("-") and round(value, self.decimals) == 0:
             text = ("+" if self.signed else "") + text[1:]
+        if self.trimmed and "." in text:
+            text = text.rstrip("0").rstrip(".")
         return text
 
     def _tiny(self, value: float | str) -> bool:
@@ -100,7 +106,21 @@ class Quantity:
         return mantissa, int(exponent)
 
 
-BETA = Quantity("beta", "β, the KL penalty's weight", decimals=2)
+class RuledNumber(DecimalNumber):
+    """A DecimalNumber that keeps its quantity's rule through ``set_value``: a trimmed quantity
+    changes its number of places as the value moves (β = 0.5, 0.73, 20)."""
+
+    def __init__(self, quantity: Quantity, value: float, **kwargs) -> None:
+        self.quantity = quantity
+        super().__init__(value, num_decimal_places=quantity.places(value), **kwargs)
+
+    def _set_submobjects_from_number(self, number: float) -> None:
+        self.num_decimal_places = self.quantity.places(number)
+        super()._set_submobjects_from_number(number)
+
+
+# β as the lab sets it (0.5, 2.5) and as the sweep passes through it (0.05 … 20).
+BETA = Quantity("beta", "β, the KL penalty's weight", decimals=2, trimmed=True)
 # The default world's rewards are multiples of 0.05: two decimals state them exactly.
 REWARD = Quantity("reward", "a reward r(x, y)", decimals=2, signed=True)
 LOG_RATIO = Quantity(

@@ -34,7 +34,8 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def test_each_quantity_has_its_rule() -> None:
-    assert BETA.text(0.5) == "0.50"
+    assert BETA.text(0.5) == "0.5" and BETA.text(0.05) == "0.05" and BETA.text(20.0) == "20"
+    assert BETA.text(0.7349) == "0.73" and BETA.text(2.5) == "2.5" and BETA.text(0.999) == "1"
     assert REWARD.text(1.0) == "+1.00" and REWARD.text(-1.25) == f"{MINUS}1.25"
     assert LOG_RATIO.text(-1.9383) == f"{MINUS}1.94" and LOG_RATIO.text(0.6883) == "+0.69"
     assert PROBABILITY.text(0.65282) == "0.65" and PROBABILITY.text(0.0025) == "0.00"
@@ -96,7 +97,7 @@ def test_fill_states_numbers_in_order() -> None:
     text, stated = fill(
         "From step {step}, at β = {beta}; step {step} again.", dict(step=two, beta=beta)
     )
-    assert text == "From step 2, at β = 0.50; step 2 again."
+    assert text == "From step 2, at β = 0.5; step 2 again."
     assert stated == (two, beta, two)
     assert fill("No numbers.", {}) == ("No numbers.", ())
 
@@ -116,9 +117,9 @@ def test_fill_refuses_what_it_cannot_state(template, numbers, complaint) -> None
 
 def test_unrecorded_numerals_finds_every_number_left() -> None:
     beta = BETA(0.5)
-    assert unrecorded_numerals("at β = 0.50.", [beta]) == []
+    assert unrecorded_numerals("at β = 0.5.", [beta]) == []
     assert unrecorded_numerals("at β = 1.", []) == ["1."]
-    assert unrecorded_numerals("at β = 0.50, step 2.", [beta]) == ["2."]
+    assert unrecorded_numerals("at β = 0.5, step 2.", [beta]) == ["2."]
     # Recorded numbers are whole numbers: a "2" does not hide inside "0.25" or "12".
     two = notation("2", "a two")
     assert unrecorded_numerals("0.25", [two]) == ["2 (recorded, not stated)", "0.25"]
@@ -126,7 +127,7 @@ def test_unrecorded_numerals_finds_every_number_left() -> None:
     # In the order recorded; superscript digits are numbers too.
     assert unrecorded_numerals("3.1 × 10⁻⁷", [ERROR(3.14e-7)]) == []
     assert unrecorded_numerals("10⁻⁷", []) == ["10⁻⁷"]
-    assert unrecorded_numerals("2 then 0.50", [beta, two]) == ["2 (recorded, not stated)", "2"]
+    assert unrecorded_numerals("2 then 0.5", [beta, two]) == ["2 (recorded, not stated)", "2"]
 
 
 def test_a_derivation_step_is_one_the_catalog_has() -> None:

@@ -110,7 +110,7 @@ class TypesInNumbers(ClaimScene):
 
     def construct(self) -> None:
         self.narrate("That is π*, here at β = 1.")
-        self.narrate("That is π*, here at β = {beta}.", beta=Stated("0.5", "lab", "beta", 0.5))
+        self.narrate("That is π*, here at β = {beta}.", beta=Stated("0.50", "lab", "beta", 0.5))
         self.narrate(
             "That is π*, here at β = {beta}, from step {step}.",
             beta=BETA(0.5),
@@ -123,11 +123,11 @@ def test_a_number_typed_into_a_caption_is_caught(construct_scene) -> None:
     typed, misformatted, right = construct_scene(TypesInNumbers).captions
     assert number_problems(typed) == ["'That is π*, here at β = 1.' states 1."]
     assert number_problems(misformatted) == [
-        "'That is π*, here at β = 0.5.': 0.5 is not 0.50, the rule's text"
+        "'That is π*, here at β = 0.50.': 0.50 is not 0.5, the rule's text"
     ]
     assert number_problems(right) == []
     assert [n.record() for n in right.numbers] == [
-        {"text": "0.50", "kind": "lab", "what": "beta", "value": 0.5},
+        {"text": "0.5", "kind": "lab", "what": "beta", "value": 0.5},
         {"text": "2", "kind": "structure", "what": "step 2 of the derivation"},
     ]
 
