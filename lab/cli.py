@@ -1,6 +1,7 @@
 """``dpo-lab``: the lab's command line.
 
     dpo-lab verify [--step N] [--json]          run every claim's check and refutation
+    dpo-lab verify --mutants [--step N]         verify each claim with wrong TeX: must fail
     dpo-lab train --policy tabular [--json]     DPO and the RLHF pipeline on a toy world, vs π*
     dpo-lab train --policy transformer [--json] DPO on a tiny transformer, vs π* over every response
     dpo-lab plots [--out renders]               the tabular runs, figures and report, as files
@@ -124,6 +125,13 @@ def cmd_verify(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int
             known = ", ".join(f"{s} ({STEP_TITLES[s]})" for s in valid)
             parser.error(f"no claims for step {args.step}; steps with claims: {known}")
         claims = [c for c in claims if c.step == args.step]
+    if args.mutants:  # each claim verified with its TeX made wrong (lab.claims.mutants)
+        from lab.claims.mutants import mutant_score
+        from lab.report.claims import mutant_table
+
+        with single_cpu_thread():
+            print(mutant_table([mutant_score(claim) for claim in claims]))
+        return 0
     with single_cpu_thread():
         verdicts = verify_all(claims)
     if args.json:
@@ -302,6 +310,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     verify.add_argument("--step", type=int, help="only the claims of this step")
     verify.add_argument("--json", action="store_true", help="print a JSON array instead of a table")
+    mutants_help = "verify each claim with its TeX mutated; list the mutants that pass"
+    verify.add_argument("--mutants", action="store_true", help=mutants_help)
     verify.set_defaults(handler=cmd_verify, subparser=verify)
 
     train = commands.add_parser(

@@ -28,6 +28,7 @@ CLAIM_MODULES: tuple[str, ...] = (
     "lab.claims.step2_optimal_policy",
     "lab.claims.step3_reparameterisation",
     "lab.claims.step4_bradley_terry",
+    "lab.claims.step4_pairs",
     "lab.claims.step5_dpo_loss",
     "lab.claims.step5_training",
     "lab.claims.step6_gradient",

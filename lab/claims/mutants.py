@@ -14,11 +14,13 @@ fail (``tests/test_claims_tex.py``; ``dpo-lab verify --mutants``).
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import re
 from dataclasses import dataclass
 
 from lab.claims import tex as t
+from lab.claims.registry import Claim, verify
 
 SWAPS = (("y_w", "y_l"), ("r_w", "r_l"), ("A", "B"), ("a", "b"))
 POLICIES = (r"\pi^*", r"\pi_{\mathrm{ref}}")
@@ -28,6 +30,27 @@ POLICIES = (r"\pi^*", r"\pi_{\mathrm{ref}}")
 class Mutant:
     kind: str
     tex: str
+
+
+@dataclass(frozen=True)
+class MutantScore:
+    """How many of a claim's mutants verification caught, and those it did not."""
+
+    claim: Claim
+    mutants: tuple[Mutant, ...]
+    survivors: tuple[Mutant, ...]
+
+    @property
+    def caught(self) -> int:
+        return len(self.mutants) - len(self.survivors)
+
+
+def mutant_score(claim: Claim) -> MutantScore:
+    """Verify ``claim`` with each mutant of its TeX in place of the TeX; a mutant is caught when
+    the claim no longer holds."""
+    found = tuple(mutants(claim.tex))
+    survivors = tuple(m for m in found if verify(dataclasses.replace(claim, tex=m.tex)).passed)
+    return MutantScore(claim, found, survivors)
 
 
 def mutants(tex: str) -> list[Mutant]:
@@ -85,7 +108,7 @@ def _swap_sides(tex: str):
         tree = t.read_tex(tex)
     except t.TexError:
         return
-    for relation in _nodes(tree, t.Relation):
+    for relation in nodes(tree, t.Relation):
         for side in relation.terms:
             start, end = side.span
             pieces = re.split(r"(\\mathbb\{E\}_\{[^}]*\})", tex[start:end])
@@ -130,7 +153,7 @@ def _drop_terms(tex: str):
         tree = t.read_tex(tex)
     except t.TexError:
         return
-    for node in _nodes(tree, t.Binary):
+    for node in nodes(tree, t.Binary):
         if node.op in ("+", "-"):
             (_, left_end), (right_start, right_end) = node.left.span, node.right.span
             yield Mutant("a term dropped", tex[:left_end] + tex[right_end:])
@@ -139,7 +162,7 @@ def _drop_terms(tex: str):
             yield Mutant("a term dropped", tex[:left_start] + keep_sign + tex[right_start:])
 
 
-def _nodes(tree: t.Node, kind: type) -> list:
+def nodes(tree: t.Node, kind: type) -> list:
     """Every node of ``kind`` in the tree, depth first."""
     found = []
 

@@ -3,8 +3,8 @@
 Bradley–Terry says P(y_w ≻ y_l | x) = exp(r_w) / (exp(r_w) + exp(r_l)). Dividing through by
 exp(r_w) gives σ(r_w − r_l): only the difference of rewards matters, which is why the per-prompt
 term β log Z(x) of the reparameterised reward cancels (DPO paper, eq. 6). Each check reads the
-claim's TeX and evaluates it on the lab's numbers: the labels the lab samples, its π* and Z, and
-the pair weights both labs train on.
+claim's TeX and evaluates it on the lab's numbers: the labels the lab samples, its π* and Z.
+The pairs the labs train on are claimed in ``step4_pairs``.
 """
 
 from __future__ import annotations
@@ -18,14 +18,11 @@ from lab.claims.fixtures import (
     CHECK_BETAS,
     NUMERIC_TOLERANCE,
     check_worlds,
-    enumerated_token_world,
 )
 from lab.claims.named import Binding, Named
 from lab.claims.reading import (
     joined,
-    of_pair,
     of_prompt,
-    of_response,
     policy,
     preference,
     symbols,
@@ -41,7 +38,6 @@ from lab.core.dpo import (
     optimal_policy,
     preference_prob,
 )
-from lab.data.enumerated import world_pair_weights
 from lab.data.pairs import pair_distribution, sample_pairs
 from lab.worlds.tabular import DTYPE, World, default_world
 
@@ -192,54 +188,6 @@ def _check_z_cancels(reading: Node, closed_form: Callable) -> Evidence:
     return joined(lab, tex_evidence(reading, _policy_bindings(closed_form, _true_preferences)))
 
 
-def _pair_bindings(
-    distribution: Callable, weights_of: Callable, sampled: bool = False
-) -> list[Binding]:
-    """D bound to the pair weights both labs train on: the default world's population (pairs
-    from π_ref), 2·10⁴ sampled pairs (``sampled``), and the token world's population for both
-    proposals."""
-    world = default_world()
-    q = distribution(world.pi_ref)
-    population = (q + q.mT) * preference_prob(world.reward[:, :, None], world.reward[:, None, :])
-    bindings = [
-        world_binding(world, world.beta, {r"\mathcal{D}": of_pair(population)}, label="tabular"),
-    ]
-    if sampled:
-        pairs = sample_pairs(world.pi_ref, world.reward, 20_000, SEED)
-        values = {r"\mathcal{D}": of_pair(pairs.weights(*world.pi_ref.shape))}
-        bindings.append(world_binding(world, world.beta, values, label="sampled"))
-    enumerated = enumerated_token_world()
-    k = enumerated.pi_ref.shape[-1]
-    variables = {"x": len(enumerated.world.prompts), "y": k, "y_{w}": k, "y_{l}": k}
-    for proposal in ("uniform", "reference"):
-        values = {
-            "mathcal D": of_pair(weights_of(enumerated, proposal)),
-            "r": of_response(enumerated.reward),
-        }
-        bindings.append(Binding(variables, values, label=f"token world, {proposal}"))
-    return bindings
-
-
-def _population_weights(enumerated, proposal: str) -> torch.Tensor:
-    return world_pair_weights(enumerated, proposal, None, SEED)
-
-
-def _check_distinct_pairs(reading: Node, distribution: Callable) -> Evidence:
-    """No pair compares a response with itself: the weight on y_w = y_l, read from the TeX, is 0
-    in every data set both labs draw (``distribution``: the pair distribution of the tabular
-    population)."""
-    lab = Evidence({}, 0.0, True, note="tabular population and samples; token world populations")
-    bindings = _pair_bindings(distribution, _population_weights, sampled=True)
-    return joined(lab, tex_evidence(reading, bindings))
-
-
-def _check_pair_odds(reading: Node, weights_of: Callable) -> Evidence:
-    """The odds on screen, D(x, y_w, y_l) = D(x, y_l, y_w) e^{r_w − r_l}, for the pair weights of
-    both labs (``weights_of``: the token world's population weights)."""
-    lab = Evidence({}, NUMERIC_TOLERANCE, True, note="Bradley–Terry odds of the pair weights")
-    return joined(lab, tex_evidence(reading, _pair_bindings(pair_distribution, weights_of)))
-
-
 def _deterministic_labels(reward_1: torch.Tensor, reward_2: torch.Tensor) -> torch.Tensor:
     """A wrong labeller: the higher reward always wins (no Bradley–Terry noise)."""
     return (reward_1 > reward_2).to(DTYPE)
@@ -256,17 +204,6 @@ def _padded_choice(reward_w: torch.Tensor, reward_l: torch.Tensor) -> torch.Tens
 def _closed_form_beta_inverted(pi_ref, reward, beta):
     """A wrong π*: β multiplying the reward instead of dividing it."""
     return optimal_policy(pi_ref, reward, 1 / beta)
-
-
-def _pairs_with_repeats(proposal: torch.Tensor) -> torch.Tensor:
-    """A wrong pair distribution: two independent draws, a response may meet itself."""
-    joint = proposal[:, :, None] * proposal[:, None, :]
-    return joint / joint.sum(dim=(-2, -1), keepdim=True) / proposal.shape[0]
-
-
-def _labels_flipped(enumerated, proposal: str) -> torch.Tensor:
-    """Wrong pair weights: every label the other way round."""
-    return world_pair_weights(enumerated, proposal, None, SEED).mT
 
 
 CLAIMS = (
@@ -318,23 +255,5 @@ CLAIMS = (
         "the two policies.",
         check=lambda tex: _check_z_cancels(tex, optimal_policy),
         refute=lambda tex: _check_z_cancels(tex, _closed_form_beta_inverted),
-    ),
-    Claim(
-        id="step4.distinct_pairs",
-        step=4,
-        tex=r"\sum_{y} \mathcal{D}(x, y, y) = 0",
-        says="A preference pair compares two different responses: the data put no weight on a "
-        "response compared with itself.",
-        check=lambda tex: _check_distinct_pairs(tex, pair_distribution),
-        refute=lambda tex: _check_distinct_pairs(tex, _pairs_with_repeats),
-    ),
-    Claim(
-        id="step4.pair_odds",
-        step=4,
-        tex=r"\mathcal{D}(x, y_w, y_l) = \mathcal{D}(x, y_l, y_w) \, e^{r(x, y_w) - r(x, y_l)}",
-        says="The data are Bradley–Terry's: a pair is labelled one way e^(r_w − r_l) times as "
-        "often as the other.",
-        check=lambda tex: _check_pair_odds(tex, _population_weights),
-        refute=lambda tex: _check_pair_odds(tex, _labels_flipped),
     ),
 )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from lab.claims.mutants import MutantScore
 from lab.claims.registry import Verdict
 from lab.report.tables import figure, mark, text_table
 
@@ -42,4 +43,28 @@ def verdict_table(verdicts: list[Verdict]) -> str:
                 f"✗ {v.claim.id}: the refutation passed, so this check cannot tell right from "
                 f"wrong. {v.refutation.note}".rstrip()
             )
+    return "\n".join(lines)
+
+
+def mutant_table(scores: list[MutantScore]) -> str:
+    """One row per claim (id, mutants, caught, share), the total, and each surviving mutant with
+    its kind and TeX: a survivor is a wrong equation verification let through, or a mutation
+    that happens to leave a true statement (β → ∞: π_ref → π_ref)."""
+    header = ("id", "mutants", "caught", "share")
+    rows = [
+        (
+            s.claim.id,
+            str(len(s.mutants)),
+            str(s.caught),
+            f"{s.caught / len(s.mutants):.0%}" if s.mutants else "–",
+        )
+        for s in scores
+    ]
+    total = sum(len(s.mutants) for s in scores)
+    caught = sum(s.caught for s in scores)
+    lines = [text_table(header, rows), ""]
+    lines.append(f"{caught} of {total} mutants caught ({caught / max(total, 1):.0%}).")
+    for score in scores:
+        for survivor in score.survivors:
+            lines.append(f"survives {score.claim.id} ({survivor.kind}): {survivor.tex}")
     return "\n".join(lines)

@@ -4,7 +4,7 @@
 """
 
 from lab.claims.tex.parser import read_tex, symbol_name
-from lab.claims.tex.tokens import tokenize
+from lab.claims.tex.tokens import Token, tokenize
 from lab.claims.tex.tree import (
     KL,
     Apply,
@@ -33,5 +33,5 @@ from lab.claims.tex.tree import (
 __all__ = [
     "KL", "Apply", "Big", "Binary", "Call", "Expect", "Given", "Grad", "Implies", "Index",
     "Infinity", "Length", "Neg", "Node", "Num", "Optimum", "Prefer", "Relation", "Same",
-    "Statements", "Sym", "TexError", "read_tex", "symbol_name", "tokenize",
+    "Statements", "Sym", "TexError", "Token", "read_tex", "symbol_name", "tokenize",
 ]  # fmt: skip

@@ -41,7 +41,8 @@ class _Parser(Cursor):
         first = self.relation()
         if self.peek() == ":":
             self.take()
-            return t.Given(self.span(begin), first, self.implication())
+            statement = self.implication()
+            return t.Given(self.span(begin), first, statement)
         return self.implication(first, begin)
 
     def implication(self, first: t.Node | None = None, begin: int | None = None) -> t.Node:
@@ -50,7 +51,8 @@ class _Parser(Cursor):
         if self.peek() != r"\Rightarrow":
             return premises[0] if len(premises) == 1 else t.Statements(self.span(begin), premises)
         self.take()
-        return t.Implies(self.span(begin), premises, self.relation_list())
+        conclusions = self.relation_list()
+        return t.Implies(self.span(begin), premises, conclusions)
 
     def relation_list(self, first: t.Node | None = None) -> tuple[t.Node, ...]:
         items = [first if first is not None else self.relation()]
@@ -97,7 +99,8 @@ class _Parser(Cursor):
         while self.starts_factor():
             if self.peek() in (r"\times", r"\cdot"):
                 self.take()
-            node = t.Binary(self.span(begin), "*", node, self.factor())
+            right = self.factor()
+            node = t.Binary(self.span(begin), "*", node, right)
         return node
 
     def starts_factor(self) -> bool:
@@ -116,11 +119,13 @@ class _Parser(Cursor):
         if token in (r"\log", r"\ln", r"\exp"):
             self.take()
             name = "exp" if token == r"\exp" else "log"
-            return t.Apply(self.span(begin), name, self.factor())
+            argument = self.factor()
+            return t.Apply(self.span(begin), name, argument)
         if token == r"\nabla":
             self.take()
             var = self.subscript_name()
-            return t.Grad(self.span(begin), var, self.factor())
+            body = self.factor()
+            return t.Grad(self.span(begin), var, body)
         if token in (r"\sum", r"\prod"):
             return self.big(token[1:])
         if token == r"\mathbb":
@@ -164,7 +169,8 @@ class _Parser(Cursor):
             upper = self.braced() if self.peek() == "{" else self.primary()
         if not var:
             raise self.error(f"\\{kind} needs a variable to run over")
-        return t.Big(self.span(begin), kind, var, domain, lower, upper, self.term())
+        body = self.term()
+        return t.Big(self.span(begin), kind, var, domain, lower, upper, body)
 
     def expectation(self) -> t.Node:
         begin = self.start()
@@ -203,14 +209,16 @@ class _Parser(Cursor):
         if kind not in ("max", "min", "argmax", "argmin"):
             raise self.error(f"unknown optimum {kind!r}")
         var = self.subscript_name()
-        return t.Optimum(self.span(begin), kind, var, self.expr())
+        body = self.expr()
+        return t.Optimum(self.span(begin), kind, var, body)
 
     def text(self) -> t.Node:
         begin = self.start()
         self.take(r"\text")
         words = self.group_text().strip()
         if words == "the same":
-            return t.Same(self.span(begin), self.factor())
+            target = self.factor()
+            return t.Same(self.span(begin), target)
         raise self.error(f"unknown words \\text{{{words}}}")
 
     def name_token(self) -> str:
@@ -253,7 +261,8 @@ class _Parser(Cursor):
         node = self.expr()
         if self.peek() == r"\succ":
             self.take()
-            return t.Prefer(self.span(begin), node, self.expr())
+            loser = self.expr()
+            return t.Prefer(self.span(begin), node, loser)
         return node
 
     def kl(self) -> t.Node:
