@@ -11,8 +11,10 @@ from __future__ import annotations
 import dataclasses
 
 import pytest
+import torch
 
 from lab.claims import all_claims, get_claim, verify
+from lab.claims.expressions import Check, closest_call
 from lab.claims.mutants import MutantScore, mutant_score, mutants, nodes
 from lab.claims.tex import (
     Binary,
@@ -169,3 +171,25 @@ def test_mutants_are_distinct_wrong_versions_of_the_tex() -> None:
     assert r"\beta \log \pi^*(y_l) - \log \pi_{\mathrm{ref}}(y_w) \ge 0" in texts
     # Words are not mathematics: \text{…} is never mutated.
     assert mutants(r"a \text{(a - b)}") == []
+
+
+def test_the_tex_figure_is_the_closest_call_and_its_allowance() -> None:
+    """A relation reports the element nearest its allowance, not the largest difference: a 5.0
+    within an allowance of 100 is a safer call than 0.001 within 0.002."""
+    inf = float("inf")
+    difference = torch.tensor([1e-3, 5.0, 50.0])
+    allowance = torch.tensor([2e-3, 100.0, inf])  # the last element is unconstrained
+    assert closest_call(difference, allowance) == pytest.approx((1e-3, 2e-3))
+    assert closest_call(torch.tensor([0.0]), torch.tensor([0.0])) == (0.0, 0.0)
+    check = Check("=", False, 1.0, 0.0)
+    assert check.share == float("inf")
+
+
+def test_a_claims_evidence_names_the_bound_of_each_figure() -> None:
+    """The tolerance reported is the one applied: the headline's bound, and the TeX's."""
+    verdict = verify(get_claim("step7.prompt_masked"))
+    assert verdict.check.headline[0] == "tex_residual"
+    assert verdict.check.all_bounds["tex_residual"] == verdict.check.tolerance > 0
+    assert verdict.check.headline[1] <= verdict.check.tolerance
+    lab_and_tex = verify(get_claim("step5.dpo_loss")).as_dict()["bounds"]
+    assert set(lab_and_tex) == {"max_relative_error", "expectation_z_score", "tex_residual"}

@@ -22,7 +22,14 @@ from __future__ import annotations
 import torch
 
 from lab.claims import tex as t
-from lab.claims.expressions import Check, EvaluationError, Values, aligned_values, without
+from lab.claims.expressions import (
+    Check,
+    EvaluationError,
+    Values,
+    aligned_values,
+    closest_call,
+    without,
+)
 from lab.claims.named import Binding, Named, Table, scalar
 
 __all__ = ["Check", "EvaluationError", "compare", "judge", "value_of"]
@@ -84,7 +91,7 @@ class _Evaluator(Values):
         late_growth, early_growth = late - middle, middle - early
         enough = (late_growth > self.binding.limit_tolerance) & (late_growth >= 0.5 * early_growth)
         residual = float((0.5 * early_growth - late_growth).clamp_min(0).max())
-        return Check(f"→ ∞ ({self.binding.label})", bool(enough.all()), residual)
+        return Check(f"→ ∞ ({self.binding.label})", bool(enough.all()), residual, 0.0)
 
     def compare(self, op: str, left: Named, right: Named) -> Check:
         b = self.binding
@@ -97,17 +104,17 @@ class _Evaluator(Values):
             for estimate in (left, right):
                 allowance = allowance + b.z * estimate.error_along(dims)
             passed = bool((difference <= allowance).all())
-            difference = difference[torch.isfinite(allowance.expand_as(difference))]  # constrained
         elif op in ("ge", "le"):
             shortfall = (c - a) if op == "ge" else (a - c)
             passed = bool((shortfall <= b.tolerance).all())
-            difference = shortfall.clamp_min(0)
+            difference, allowance = shortfall.clamp_min(0), torch.full_like(c, b.tolerance)
         elif op == "to":
             passed, difference = self.limit(left, right)
+            allowance = torch.full_like(difference, b.limit_tolerance)
         else:
             raise EvaluationError(f"unknown relation {op!r}")
-        residual = float(difference.max()) if difference.numel() else 0.0
-        return Check(f"{op} ({b.label})" if b.label else op, passed, residual)
+        residual, bound = closest_call(difference, allowance)
+        return Check(f"{op} ({b.label})" if b.label else op, passed, residual, bound)
 
     def limit(self, left: Named, right: Named) -> tuple[bool, torch.Tensor]:
         """ "→": equal within the limit tolerance; over training steps, the last step is the

@@ -8,6 +8,7 @@ their bounds, expectations, KL, σ, log and exp, gradients (autograd), optima. S
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import torch
@@ -22,12 +23,34 @@ class EvaluationError(ValueError):
 
 @dataclass(frozen=True)
 class Check:
-    """One relation of the statement, judged: how far apart its sides were, and whether that is
-    within the allowance."""
+    """One relation of the statement, judged: whether every element is within its allowance, and
+    the closest call: the residual of the element nearest its allowance (the largest residual /
+    allowance), and that allowance."""
 
     what: str
     passed: bool
     residual: float
+    allowance: float
+
+    @property
+    def share(self) -> float:
+        """residual / allowance: above 1 fails."""
+        if self.residual == 0:
+            return 0.0
+        return self.residual / self.allowance if self.allowance > 0 else math.inf
+
+
+def closest_call(difference: torch.Tensor, allowance: torch.Tensor) -> tuple[float, float]:
+    """The (residual, allowance) of the element with the largest residual / allowance; elements
+    with an infinite allowance are unconstrained and left out. (0, 0) when nothing is left."""
+    difference, allowance = torch.broadcast_tensors(difference, allowance)
+    constrained = torch.isfinite(allowance)
+    difference, allowance = difference[constrained], allowance[constrained]
+    if not difference.numel():
+        return 0.0, 0.0
+    share = torch.where(difference == 0, 0.0, difference / allowance)
+    worst = int(share.argmax())
+    return float(difference[worst]), float(allowance[worst])
 
 
 _MATH = {"log": torch.log, "exp": torch.exp, "sigma": torch.sigmoid}
@@ -215,6 +238,7 @@ class Values:
                 f"{node.kind} ({self.binding.label})",
                 worst <= self.binding.tolerance,
                 max(worst, 0.0),
+                self.binding.tolerance,
             )
         )
         return at_candidate if node.kind in ("max", "min") else search.candidate.canonical()

@@ -83,7 +83,8 @@ def random_policies(world: World, count: int, generator: torch.Generator, spread
 
 def tex_evidence(reading: Node, bindings: Iterable[Binding]) -> Evidence:
     """The claim's TeX evaluated with each binding: every relation it states must hold. An
-    equation the lab cannot evaluate (a symbol it does not bind …) does not hold."""
+    equation the lab cannot evaluate (a symbol it does not bind …) does not hold. The figure is
+    the closest call over all relations (``Check``): its residual, held to its allowance."""
     checks: list[Check] = []
     try:
         for binding in bindings:
@@ -93,27 +94,30 @@ def tex_evidence(reading: Node, bindings: Iterable[Binding]) -> Evidence:
             {"tex_holds": 0.0}, math.nan, False, note=f"the TeX does not evaluate: {error}"
         )
     failed = [check for check in checks if not check.passed]
-    worst = max((check.residual for check in checks), default=math.nan)
+    closest = max(checks, key=lambda check: check.share, default=None)
+    residual, allowance = (closest.residual, closest.allowance) if closest else (math.nan, 0.0)
     note = (
         "TeX holds"
         if not failed
         else "TeX fails: " + "; ".join(f"{c.what} off by {c.residual:.3g}" for c in failed[:3])
     )
     return Evidence(
-        {"tex_max_residual": worst, "tex_relations_checked": float(len(checks))},
-        0.0,
+        {"tex_residual": residual, "tex_relations_checked": float(len(checks))},
+        allowance,
         bool(checks) and not failed,
         note=note,
+        bounds={"tex_residual": allowance},
     )
 
 
-def joined(lab: Evidence, tex: Evidence) -> Evidence:
-    """The lab's figures (headline first) and the TeX's verdict: both must pass."""
-    notes = "; ".join(note for note in (lab.note, tex.note) if note)
+def joined(first: Evidence, second: Evidence) -> Evidence:
+    """Two pieces of evidence as one (usually the lab's figures and the TeX's verdict): both must
+    pass; the first's headline and tolerance lead, every bound is kept."""
+    notes = "; ".join(note for note in (first.note, second.note) if note)
     return Evidence(
-        {**lab.measured, **tex.measured},
-        lab.tolerance,
-        lab.passed and tex.passed,
+        {**first.measured, **second.measured},
+        first.tolerance,
+        first.passed and second.passed,
         note=notes,
-        bounds=lab.bounds,
+        bounds={**first.bounds, **second.bounds},
     )

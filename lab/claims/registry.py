@@ -48,6 +48,13 @@ class Evidence:
     def headline(self) -> tuple[str, float] | None:
         return next(iter(self.measured.items()), None)
 
+    @property
+    def all_bounds(self) -> dict[str, float]:
+        """Every bound applied, the headline's (``tolerance``) included."""
+        if self.headline is None or self.headline[0] in self.bounds:
+            return dict(self.bounds)
+        return {self.headline[0]: self.tolerance, **self.bounds}
+
 
 @dataclass(frozen=True)
 class Claim:
@@ -95,7 +102,7 @@ class Verdict:
             "refuted": self.refuted,
             "measured": self.check.measured,
             "tolerance": self.check.tolerance,
-            "bounds": self.check.bounds,
+            "bounds": self.check.all_bounds,
             "refutation": None
             if self.refutation is None
             else {"measured": self.refutation.measured, "passed": self.refutation.passed},

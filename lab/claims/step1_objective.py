@@ -173,7 +173,7 @@ def _check_beta_limits(reading: Node, closed_form: Callable) -> Evidence:
         min_gap > 100 * BETA_LIMITS[("beta", "0.0")],
         note="max |π* − limit| at β = 1e4 and 1e-4; the small one needs β ≪ the top reward gap",
     )
-    return joined(lab, tex_evidence(reading, bindings))
+    return joined(tex_evidence(reading, bindings), lab)
 
 
 def _check_score_function(reading: Node, surrogate: Callable) -> Evidence:

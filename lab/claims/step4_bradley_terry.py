@@ -107,7 +107,7 @@ def _check_bradley_terry(reading: Node, labels: Callable) -> Evidence:
         checked > 0,
         note="sampled preference frequencies vs the formula on screen, within 5 standard errors",
     )
-    return joined(lab, tex_evidence(reading, [binding]))
+    return joined(tex_evidence(reading, [binding]), lab)
 
 
 def _check_only_differences(reading: Node, choice: Callable) -> Evidence:

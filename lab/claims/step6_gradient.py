@@ -204,7 +204,7 @@ def _check_weight_stops_runaway(reading: Node, pair_loss: Callable) -> Evidence:
         passed=True,
         note="margin r̂_a − r̂_b on 3×(a ≻ b), 1×(b ≻ a)",
     )
-    return joined(lab, tex_evidence(reading, [_trained_binding(pair_loss)]))
+    return joined(tex_evidence(reading, [_trained_binding(pair_loss)]), lab)
 
 
 CHAIN = torch.zeros(1, 3, 3, dtype=DTYPE)

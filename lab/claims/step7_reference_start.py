@@ -76,7 +76,7 @@ def _check_reference_start(reading: Node, start_table: Callable, start_model: Ca
     bindings = [_tabular_binding(start_table), _transformer_binding(start_model)]
     pairs = bindings[1].values["mathcal L_{DPO}"].values.numel()
     lab = Evidence({"transformer_pairs": float(pairs)}, TOLERANCE, True, note="")
-    return joined(lab, tex_evidence(reading, bindings))
+    return joined(tex_evidence(reading, bindings), lab)
 
 
 def _tabular_start(pi_ref: torch.Tensor) -> torch.Tensor:

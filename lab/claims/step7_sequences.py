@@ -177,7 +177,7 @@ def _check_sum_to_one(reading: Node, list_responses: Callable) -> Evidence:
         }
         bindings.append(Binding({"x": len(prompts)}, values, tolerance=FLOAT64_TOLERANCE))
     lab = Evidence({"responses": float(len(responses))}, FLOAT64_TOLERANCE, True, note="")
-    return joined(lab, tex_evidence(reading, bindings))
+    return joined(tex_evidence(reading, bindings), lab)
 
 
 def _responses_without_eos(content_ids, eos_id, max_tokens):
