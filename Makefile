@@ -52,16 +52,26 @@ render: $(RENDERS)/manifest.json $(RENDERS)/claims.json ## render every clip, th
 	@echo "renders/: $$(cd $(RENDERS) && ls | tr '\n' ' ')"
 
 # Each clip is its own target (`make step2_optimal_policy`), so `make -j` renders clips in
-# parallel. One recipe makes all of a clip's files (a pattern rule with several targets), and
-# writes its record in build/clips/ last.
+# parallel. One recipe makes all of a clip's files (a pattern rule with several targets) and
+# publishes them as one set (scenes/publish.py): renders/ keeps the previous complete set until
+# the new one replaces it. Make must never delete them itself, on an error or an interrupt
+# (.DELETE_ON_ERROR would delete the old files the failed recipe did not touch): .PRECIOUS.
+.PRECIOUS: $(foreach kind,$(CLIP_FILES),$(RENDERS)/%.$(kind)) build/clips/%.json \
+  $(RENDERS)/manifest.json $(RENDERS)/claims.json $(RENDERS)/lab_report.md $(RENDERS)/transformer.json
 $(CLIPS): %: $(foreach kind,$(CLIP_FILES),$(RENDERS)/%.$(kind))
 
 $(foreach kind,$(CLIP_FILES),$(RENDERS)/%.$(kind)) build/clips/%.json: scenes/%.py $(SCENE_SHARED) $(LAB_SOURCES) build/quality | system-deps $(INSTALLED)
 	$(PY) -m scenes.render $* --quality $(QUALITY)
 
-# Any other file asked of renders/ names a clip that does not exist.
+# Any other file asked of renders/: a clip's file of another kind, or a clip that does not exist.
+not_a_clip_file = $(RENDERS)/$1 is not a file of a clip; its files are $(CLIP_FILES:%=$(RENDERS)/$(basename $1).%)
+no_such_clip = no clip '$(basename $1)' to render; valid clips: $(CLIPS)
 $(RENDERS)/%:
-	$(error no clip '$(basename $*)' to render; valid clips: $(CLIPS))
+	$(error $(if $(filter $(basename $*),$(CLIPS)),$(call not_a_clip_file,$*),$(call no_such_clip,$*)))
+
+# A target make has no rule for: name the clips and the targets.
+.DEFAULT:
+	$(error no target '$@'; clips: $(CLIPS); other targets: make help)
 
 # The lecture plays the catalog's lecture clips: it depends on their sources, and renders after
 # them (order only), so that it replays their cached video segments instead of rendering them again.

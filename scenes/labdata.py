@@ -23,6 +23,7 @@ from lab.files import source_digest, write_text_atomically
 from lab.training.solvers import rlhf_policy
 from lab.training.tabular import TabularConfig, train_tabular, weighted_pair_loss
 from lab.worlds.tabular import default_world
+from scenes.caches import read_cache
 
 ROOT = Path(__file__).resolve().parents[1]
 # Trained policies are cached here, keyed by everything that decides them: re-renders are fast.
@@ -223,13 +224,18 @@ def _train() -> Training:
 
 
 def training(cache_dir: Path = CACHE_DIR) -> Training:
-    """The lab's DPO training on the default world, from the cache when it is up to date."""
+    """The lab's DPO training on the default world, from the cache when it is up to date (an
+    entry that does not read is discarded, saying so, and the training runs again)."""
+    path = cache_dir / f"step5-training-{_training_key()}.json"
+    cached = read_cache(path, _training_from_json)
+    if cached is not None:
+        return cached
     with backed_by("step5.converges_to_optimal"):
-        path = cache_dir / f"step5-training-{_training_key()}.json"
-        if path.exists():
-            data = json.loads(path.read_text())
-            data["snapshots"] = [Snapshot(**snapshot) for snapshot in data["snapshots"]]
-            return Training(**data)
         result = _train()
-        write_text_atomically(path, json.dumps(asdict(result)))  # racing renders: whole files
-        return result
+    write_text_atomically(path, json.dumps(asdict(result)))  # racing renders: whole files
+    return result
+
+
+def _training_from_json(data: dict) -> Training:
+    snapshots = [Snapshot(**snapshot) for snapshot in data["snapshots"]]
+    return Training(**{**data, "snapshots": snapshots})

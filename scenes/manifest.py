@@ -7,9 +7,10 @@ in the lecture; null when the lecture does not play it), title, file paths, dura
 frames, width, height, fps, the claim ids it shows, (for the lecture) its sections, and its
 captions: start and end in seconds, text, and the numbers the text states, each with what it is
 (a lab value with its quantity and value, or a number of the notation or of the lecture's
-structure). Run after the clips are rendered (``make render`` does); it fails, naming them, when
-a clip's record or one of its files is missing, was written before records had captions, or was
-rendered at another quality.
+structure). Run after the clips are rendered (``make render`` does). It first finishes any
+publish an interrupted render left half done (``scenes.publish.recover``); it fails, naming them,
+when a clip's record or one of its files is missing, a file is not the one its record names (by
+sha256), a record was written before records had captions, or clips differ in quality.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from lab.files import write_text_atomically
+from scenes import publish as sets
 from scenes.catalog import CLIPS, Clip
 from scenes.render import RECORDS_DIR
 
@@ -29,7 +31,18 @@ class ManifestError(RuntimeError):
     pass
 
 
-def build_manifest(records_dir: Path = RECORDS_DIR, clips: Sequence[Clip] = CLIPS) -> dict:
+def build_manifest(
+    records_dir: Path = RECORDS_DIR,
+    clips: Sequence[Clip] = CLIPS,
+    renders_dir: Path | None = None,
+    publish_dir: Path = sets.PUBLISH_DIR,
+) -> dict:
+    if renders_dir is not None:
+        for clip in clips:
+            with sets.clip_lock(clip.name, publish_dir):
+                done = sets.recover(clip.name, renders_dir, records_dir, publish_dir)
+            if done:
+                print(f"{clip.name}: {done}", file=sys.stderr)
     missing = [clip.name for clip in clips if not (records_dir / f"{clip.name}.json").exists()]
     if missing:
         raise ManifestError(f"no render record for: {', '.join(missing)} (render them first)")
@@ -40,6 +53,17 @@ def build_manifest(records_dir: Path = RECORDS_DIR, clips: Sequence[Clip] = CLIP
     absent = [path for r in records for path in r["files"].values() if not Path(path).exists()]
     if absent:
         raise ManifestError(f"rendered files are missing: {', '.join(absent)}")
+    mixed = [
+        f"{record['name']}.{kind}"
+        for record in records
+        for kind, expected in record.get("sha256", {}).items()
+        if sets.digest(Path(record["files"][kind])) != expected
+    ]
+    if mixed:
+        raise ManifestError(
+            f"files that are not the ones their record names: {', '.join(mixed)} "
+            "(render those clips again)"
+        )
     qualities = {record["quality"] for record in records}
     if len(qualities) > 1:
         raise ManifestError(f"clips were rendered at different qualities: {sorted(qualities)}")
@@ -56,7 +80,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=Path("renders/manifest.json"))
     args = parser.parse_args(argv)
     try:
-        manifest = build_manifest(args.records)
+        manifest = build_manifest(args.records, renders_dir=args.out.parent)
     except ManifestError as error:
         print(f"error: {error}", file=sys.stderr)
         return 1

@@ -6,35 +6,39 @@ not hold is not rendered, and the error names the claim. Lab computations inside
 their claim too, if they fail (``scenes.labdata``).
 
 Manim writes into build/media (its cache lives there too; video segments are shared by all
-clips of one quality, so the lecture reuses the steps' segments). The finished files are then
-copied into renders/ one by one, each through a temporary file and a rename, so an interrupted
-render never leaves a half-written file in renders/:
+clips of one quality, so the lecture reuses the steps' segments), under the guards of
+``scenes.manim_guards`` (a frame-exact clock: warm and cold renders give the same frames; whole
+video segments; serialised TeX). A clip's files are one set, published together
+(``scenes.publish``): renders/ holds the previous complete set until the new one replaces it.
 
     <clip>.mp4   H.264, yuv420p            <clip>.srt, <clip>.vtt   captions
     <clip>.png   the poster frame (the moment the scene marked, else its last frame)
 
-Last, a JSON record of the clip (scene, step, chapter, size, fps, duration, claims shown,
-sections, captions with the numbers each states, files) is written to build/clips/<clip>.json;
+and the clip's JSON record (scene, step, chapter, size, fps, duration, claims shown, sections,
+captions with the numbers each states, files and their sha256) in build/clips/<clip>.json;
 ``python -m scenes.manifest`` gathers the records into renders/manifest.json (a separate step, so
-that parallel renders never write the same file).
+that parallel renders never write the same file). Two renders of one clip take turns; a render
+interrupted at any point is finished or undone by the next one. Progress goes to stderr.
 """
 
 from __future__ import annotations
 
 import argparse
-import fcntl
 import importlib
 import json
 import os
 import shutil
 import subprocess
 import sys
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from fractions import Fraction
 from pathlib import Path
 
 from lab.files import source_digest, write_text_atomically, written_atomically
+from scenes import publish as sets
+from scenes.caches import read_cache
 from scenes.catalog import QUALITIES, CatalogError, Clip, find_clip, manim_quality
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -86,15 +90,18 @@ def check_latex(which: Callable[[str], str | None] = shutil.which) -> None:
         )
 
 
-def verify_claims(claim_ids: tuple[str, ...], cache_dir: Path = CLAIMS_CACHE_DIR) -> None:
+def verify_claims(
+    claim_ids: tuple[str, ...], cache_dir: Path = CLAIMS_CACHE_DIR, announce=None
+) -> None:
     """Every claim a clip shows must hold (check passes, refutation fails) before it renders.
 
-    Verdicts are cached per version of the lab's source, so re-renders do not re-run checks.
+    Verdicts are cached per version of the lab's source, so re-renders do not re-run checks; an
+    unreadable cache is discarded (saying so) and the claims are verified again.
     """
     from lab.claims import get_claim, verify  # imported late: the lab pulls in torch
 
     cache = cache_dir / f"claims-{source_digest(ROOT / 'lab')}.json"
-    held: dict[str, bool] = json.loads(cache.read_text()) if cache.exists() else {}
+    held: dict[str, bool] = read_cache(cache, _claims_held, announce) or {}
     for claim_id in claim_ids:
         if claim_id not in held:
             verdict = verify(get_claim(claim_id))
@@ -106,10 +113,10 @@ def verify_claims(claim_ids: tuple[str, ...], cache_dir: Path = CLAIMS_CACHE_DIR
     write_text_atomically(cache, json.dumps(held, indent=1, sort_keys=True))
 
 
-def publish(source: Path, destination: Path) -> None:
-    """Copy ``source`` to ``destination`` atomically: a temporary file beside it, then a rename."""
-    with written_atomically(destination) as partial:
-        shutil.copyfile(source, partial)
+def _claims_held(data: object) -> dict[str, bool]:
+    if not (isinstance(data, dict) and all(value is True for value in data.values())):
+        raise ValueError("not a map of claim ids to true")
+    return data
 
 
 def srt_to_vtt(srt_text: str) -> str:
@@ -172,31 +179,6 @@ def save_poster(video: Path, seconds: float | None, destination: Path) -> float:
     return round(taken, 3)
 
 
-@contextmanager
-def tex_compiles_serialised(lock_path: Path) -> Iterator[None]:
-    """Serialise Manim's TeX compiles across processes (``make -j``) with a file lock.
-
-    Manim caches each compiled expression as an SVG in its Tex folder, but writes it in place
-    and trusts any file that exists: a second render could read an SVG the first is still
-    writing. Under the lock, "is it cached? else compile" happens as one step.
-    """
-    from manim.mobject.text import tex_mobject
-
-    original = tex_mobject.tex_to_svg_file
-
-    def locked(*args, **kwargs):
-        lock_path.parent.mkdir(parents=True, exist_ok=True)
-        with lock_path.open("w") as lock:
-            fcntl.flock(lock, fcntl.LOCK_EX)
-            return original(*args, **kwargs)
-
-    tex_mobject.tex_to_svg_file = locked
-    try:
-        yield
-    finally:
-        tex_mobject.tex_to_svg_file = original
-
-
 def manim_settings(quality: str, clip: Clip) -> dict:
     return {
         "quality": manim_quality(quality),
@@ -218,28 +200,85 @@ def render_clip(
     records_dir: Path = RECORDS_DIR,
     *,
     verify: bool = True,
+    publish_dir: Path = sets.PUBLISH_DIR,
+    announce: Callable[[str], None] | None = None,
 ) -> dict:
-    """Render ``clip`` with Manim and publish its video, captions and poster into ``out_dir``."""
-    check_latex()
-    if verify:
-        verify_claims(clip.claims)
+    """Render ``clip`` with Manim and publish its set (video, captions, poster, record)."""
+    say = announce or _to_stderr
+    with sets.clip_lock(clip.name, publish_dir, announce=say):
+        done = sets.recover(clip.name, out_dir, records_dir, publish_dir)
+        if done:
+            say(f"{clip.name}: {done}")
+        check_latex()
+        if verify:
+            say(f"{clip.name}: verifying the {len(clip.claims)} claims it shows")
+            verify_claims(clip.claims, announce=say)
+        say(f"{clip.name}: rendering at {quality} quality")
+        scene = _render_scene(clip, quality, say)
+        staging = sets.staging_dir(clip.name, publish_dir)
+        staged, record = _stage(clip, quality, scene, staging, out_dir, records_dir)
+        sets.commit(clip.name, staged, publish_dir)
+        sets.install(clip.name, out_dir, records_dir, publish_dir)
+    return record
+
+
+def _render_scene(clip: Clip, quality: str, say: Callable[[str], None]):
     from manim import tempconfig  # imported late: `--help` should not wait for manim
+
+    from scenes.manim_guards import guarded_manim
 
     module = importlib.import_module(clip.module)
     scene_class = getattr(module, clip.scene)
-    with tempconfig(manim_settings(quality, clip)), tex_compiles_serialised(TEX_LOCK):
+    with (
+        tempconfig(manim_settings(quality, clip)),
+        guarded_manim(TEX_LOCK, announce=say),
+        _progress(clip.name, say),
+    ):
         scene = scene_class()
         scene.render()
+    return scene
+
+
+@contextmanager
+def _progress(name: str, say: Callable[[str], None], every: float = 15.0) -> Iterator[None]:
+    """A line every ``every`` seconds while Manim renders: animations played, video so far."""
+    from manim.renderer.cairo_renderer import CairoRenderer
+
+    original, started = CairoRenderer.play, time.monotonic()
+    last = [started]
+
+    def play(renderer, scene, *args, **kwargs):
+        original(renderer, scene, *args, **kwargs)
+        now = time.monotonic()
+        if now - last[0] >= every:
+            last[0] = now
+            say(
+                f"{name}: {renderer.num_plays} animations, {renderer.time:.0f} s of video "
+                f"({now - started:.0f} s)"
+            )
+
+    CairoRenderer.play = play
+    try:
+        yield
+    finally:
+        CairoRenderer.play = original
+
+
+def _stage(
+    clip: Clip, quality: str, scene, staging: Path, out_dir: Path, records_dir: Path
+) -> tuple[dict[str, Path], dict]:
+    """The clip's new set, written into ``staging``: video, captions, poster and the record,
+    which names the published paths and each file's sha256."""
     video = scene.output_plan.primary_artifact
     captions = scene.output_plan.subcaption_file
     info = probe(video)
-
-    files = {kind: out_dir / f"{clip.name}.{kind}" for kind in ("mp4", "srt", "vtt", "png")}
+    staged = {kind: staging / f"{clip.name}.{kind}" for kind in sets.CLIP_FILES}
     srt_text = captions.read_text(encoding="utf-8") if captions and captions.exists() else ""
-    publish(video, files["mp4"])
-    write_text_atomically(files["srt"], srt_text)
-    write_text_atomically(files["vtt"], srt_to_vtt(srt_text))
-    poster_seconds = save_poster(files["mp4"], scene.poster_at, files["png"])
+    shutil.copyfile(video, staged["mp4"])
+    staged["srt"].write_text(srt_text, encoding="utf-8")
+    staged["vtt"].write_text(srt_to_vtt(srt_text), encoding="utf-8")
+    poster_seconds = save_poster(staged["mp4"], scene.poster_at, staged["png"])
+    published = sets.set_paths(clip.name, out_dir, records_dir)
     record = {
         "name": clip.name,
         "scene": clip.scene,
@@ -256,11 +295,16 @@ def render_clip(
         "claims": scene.shown_claims,
         "sections": [{"name": name, "start": round(start, 3)} for name, start in scene.sections_at],
         "captions": [caption.record() for caption in scene.captions],
-        "files": {kind: str(path) for kind, path in files.items()},
+        "files": {kind: str(published[kind]) for kind in sets.CLIP_FILES},
+        "sha256": {kind: sets.digest(staged[kind]) for kind in sets.CLIP_FILES},
     }
-    records_dir.mkdir(parents=True, exist_ok=True)
-    write_text_atomically(records_dir / f"{clip.name}.json", json.dumps(record, indent=2) + "\n")
-    return record
+    staged["record"] = staging / published["record"].name
+    staged["record"].write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
+    return staged, record
+
+
+def _to_stderr(line: str) -> None:
+    print(line, file=sys.stderr, flush=True)
 
 
 def _reproducible_hashing() -> None:

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import importlib
 import os
+import shutil
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -93,3 +95,17 @@ def reference_world():
     tokenizer = build_tokenizer(world)
     reference = reference_policy(world, tokenizer, seed=0, warmup_steps=config.warmup_steps)
     return reference, enumerate_world(world, tokenizer, reference, config.beta)
+
+
+@pytest.fixture
+def project_copy(tmp_path: Path) -> Path:
+    """The tracked project files, as they are in the working tree (times of change kept, so make
+    sees what is up to date as it is here), in a temporary folder."""
+    listed = subprocess.run(
+        ["git", "ls-files", "-z"], cwd=ROOT, capture_output=True, text=True, check=True
+    )
+    for name in filter(None, listed.stdout.split("\0")):
+        if (ROOT / name).is_file():
+            (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(ROOT / name, tmp_path / name)
+    return tmp_path

@@ -4,12 +4,9 @@ and a new clip needs only its scene file and its catalog entry."""
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
-
-import pytest
 
 from scenes.catalog import CLIPS, LECTURE, lecture_clips
 
@@ -93,17 +90,6 @@ def test_chapters_number_the_lecture_clips_in_order() -> None:
     assert LECTURE not in lecture_clips() and LECTURE.chapter is None
     assert CLIPS[-1] == LECTURE  # make renders it after the clips it plays
     assert len({clip.name for clip in CLIPS}) == len(CLIPS)
-
-
-@pytest.fixture
-def project_copy(tmp_path: Path) -> Path:
-    """The tracked project files, as they are in the working tree, in a temporary folder."""
-    tracked = run(["git", "ls-files", "-z"], ROOT).split("\0")
-    for name in filter(None, tracked):
-        if (ROOT / name).is_file():
-            (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(ROOT / name, tmp_path / name)
-    return tmp_path
 
 
 def test_a_new_clip_needs_only_its_scene_and_its_catalog_entry(project_copy: Path) -> None:

@@ -14,6 +14,7 @@ from PIL import Image
 
 from lab.claims import Claim, Evidence, get_claim, registry
 from scenes import labdata
+from scenes import publish as sets
 from scenes.catalog import find_clip
 from scenes.manifest import ManifestError, build_manifest
 from scenes.manifest import main as manifest_main
@@ -22,7 +23,6 @@ from scenes.render import (
     RenderError,
     check_latex,
     main,
-    publish,
     render_clip,
     srt_to_vtt,
     verify_claims,
@@ -36,7 +36,16 @@ CLIP = "step3_reparameterisation"
 def test_low_quality_render_matches_its_manifest_entry(tmp_path: Path) -> None:
     clip = find_clip(CLIP)
     renders, records = tmp_path / "renders", tmp_path / "records"
-    render_clip(clip, "low", renders, records_dir=records)
+    said = []
+    render_clip(
+        clip, "low", renders, records_dir=records, publish_dir=tmp_path / "publish",
+        announce=said.append,
+    )  # fmt: skip
+    # Progress, a line per phase (and one every 15 s while Manim renders).
+    assert said[:2] == [
+        f"{CLIP}: verifying the {len(clip.claims)} claims it shows",
+        f"{CLIP}: rendering at low quality",
+    ]
     # The full manifest wants every clip: with one record it refuses, naming the others.
     assert manifest_main(["--records", str(records), "--out", str(tmp_path / "m.json")]) == 1
     entry = build_manifest(records, clips=[clip])["clips"][0]
@@ -77,15 +86,9 @@ def test_low_quality_render_matches_its_manifest_entry(tmp_path: Path) -> None:
     with Image.open(files["png"]) as poster:
         assert poster.size == (854, 480)
     assert not list(renders.glob(".*partial*")), "a partial file was left behind"
-
-
-def test_publish_leaves_the_old_file_when_the_copy_fails(tmp_path: Path) -> None:
-    destination = tmp_path / "clip.mp4"
-    destination.write_bytes(b"the previous good render")
-    with pytest.raises(FileNotFoundError):
-        publish(tmp_path / "missing.mp4", destination)
-    assert destination.read_bytes() == b"the previous good render"
-    assert list(tmp_path.iterdir()) == [destination]
+    assert not list((tmp_path / "publish").glob(f"{CLIP}.*[!k]")), "staging left behind"
+    record = json.loads((records / f"{CLIP}.json").read_text())
+    assert record["sha256"]["mp4"] == sets.digest(files["mp4"])
 
 
 def test_vtt_captions_from_srt() -> None:
@@ -138,7 +141,7 @@ def test_a_claim_that_does_not_hold_stops_the_render(monkeypatch, tmp_path: Path
     monkeypatch.setitem(
         registry(),
         real.id,
-        Claim(real.id, real.step, real.tex, real.says, lambda: failing, real.refute),
+        Claim(real.id, real.step, real.tex, real.says, lambda tex: failing, real.refute),
     )
     with pytest.raises(RenderError, match=r"claim step2\.closed_form does not hold"):
         verify_claims(("step1.objective", "step2.closed_form"), cache_dir=tmp_path)
@@ -184,10 +187,11 @@ def test_the_tex_lock_survives_manims_tex_cleanup(tmp_path: Path) -> None:
     there vanished under `make -j2` and two renders compiled at once (a .dvi went missing)."""
     from manim import MathTex, config, tempconfig
 
-    from scenes.render import MEDIA_DIR, TEX_LOCK, tex_compiles_serialised
+    from scenes.manim_guards import guarded_manim
+    from scenes.render import MEDIA_DIR, TEX_LOCK
 
     lock = tmp_path / TEX_LOCK.relative_to(MEDIA_DIR)
-    with tempconfig({"media_dir": str(tmp_path)}), tex_compiles_serialised(lock):
+    with tempconfig({"media_dir": str(tmp_path)}), guarded_manim(lock):
         MathTex(r"x^2 + 1")  # compiles, then Manim cleans its Tex folder
         tex_dir = config.get_dir("tex_dir")
     assert list(tex_dir.glob("*.svg")), "the compile should have happened in the temporary folder"

@@ -1,7 +1,8 @@
 """A last-frame snapshot of each clip of the catalog but the lecture (Manim's
 ``frames_comparison``): an accidental visual change fails. Control frames live in
 tests/control_data/snapshots/, one per clip; after an intended change (or for a new clip), write
-them with ``pytest tests/test_snapshots.py --set_test`` and look at them before committing.
+them with ``.venv/bin/python -m pytest tests/test_snapshots.py --set_test`` and look at them
+before committing.
 
 The conftest lowers ``MIN_CAIRO_VERSION`` (Debian 12 has cairo 1.16): without that, every test
 here would be skipped, silently. ``test_the_snapshots_really_compare`` makes sure they do not.
@@ -52,4 +53,8 @@ def test_the_snapshots_really_compare(request: pytest.FixtureRequest) -> None:
     if request.config.getoption("--set_test"):
         pytest.skip("writing control frames")
     names = {control_file(name) for name in SNAPSHOTS}
-    assert names <= {path.name for path in CONTROL.glob("*.npz")}
+    missing = sorted(names - {path.name for path in CONTROL.glob("*.npz")})
+    assert not missing, (
+        f"no control frame for {', '.join(missing)}: write them with "
+        "`.venv/bin/python -m pytest tests/test_snapshots.py --set_test` and look at them"
+    )

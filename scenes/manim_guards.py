@@ -1,0 +1,209 @@
+"""Guards around Manim (0.22) for renders that are reproducible and survive interruptions.
+
+``guarded_manim(lock_path)`` installs, for one render:
+
+- a frame-exact clock: Manim advances its clock by an animation's run time when the animation
+  comes from the cache, and by whole frames when it renders it, so a warm re-render drifted from
+  a cold one (frames, durations, caption times). Here both advance by the frames written.
+- whole video segments: Manim encodes each animation into ``<hash>.mp4`` under its final name,
+  so a render killed mid-write left a truncated file that every later render trusted. Here a
+  segment is written under a temporary name and renamed when complete; a cached segment that
+  does not open as a video (left by an older run) is discarded and rendered again, in one line.
+- serialised TeX: compiles and the parse of compiled SVGs (Manim writes ``<hash>_.svg`` beside
+  the SVG while parsing) take a file lock across processes (``make -j``), and a TeX folder
+  removed while rendering is made again instead of failing with Manim's "update dvisvgm".
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager
+from pathlib import Path
+
+import av
+import numpy as np
+from manim import config
+from manim.mobject.svg.svg_mobject import SVGMobject
+from manim.mobject.text import tex_mobject
+from manim.renderer.cairo_renderer import CairoRenderer
+from manim.scene import scene_file_writer
+from manim.scene.video_segment_encoder import VideoSegmentEncoder
+
+
+class TexConversionError(RuntimeError):
+    """A TeX expression did not convert to SVG, twice; the message names the expression."""
+
+
+@contextmanager
+def guarded_manim(lock_path: Path, announce: Callable[[str], None] = print) -> Iterator[None]:
+    with ExitStack() as stack:
+        stack.enter_context(_patched(CairoRenderer, "play", _frame_exact_play))
+        stack.enter_context(
+            _patched(scene_file_writer.SceneFileWriter, "_create_segment_encoder", _whole_segments)
+        )
+        stack.enter_context(
+            _patched(
+                scene_file_writer.SceneFileWriter,
+                "is_already_cached",
+                _usable_cached_segment(announce),
+            )
+        )
+        stack.enter_context(_patched(tex_mobject, "tex_to_svg_file", _locked_tex(lock_path)))
+        stack.enter_context(_patched(SVGMobject, "generate_mobject", _locked_parse(lock_path)))
+        yield
+
+
+@contextmanager
+def _patched(owner, name: str, make: Callable) -> Iterator[None]:
+    """``owner.name`` replaced by ``make(original)`` for the duration of the block."""
+    original = getattr(owner, name)
+    setattr(owner, name, make(original))
+    try:
+        yield
+    finally:
+        setattr(owner, name, original)
+
+
+# ---- the clock ------------------------------------------------------------------------------
+
+
+def frames_of(duration: float, frozen: bool, frame_rate: float) -> int:
+    """The frames Manim writes for an animation of ``duration`` seconds, computed as Manim does:
+    a still frame (a wait) is held ``int(duration / dt)`` frames (``freeze_current_frame``), a
+    moving one gets a frame per step of ``np.arange(0, duration, dt)`` (``get_time_progression``).
+    """
+    dt = 1 / frame_rate
+    return int(duration / dt) if frozen else len(np.arange(0, duration, dt))
+
+
+def _frame_exact_play(original: Callable) -> Callable:
+    def play(renderer: CairoRenderer, scene, *args, **kwargs) -> None:
+        start, frozen = renderer.time, []
+        is_frozen = scene.is_current_animation_frozen_frame
+
+        def recorded() -> bool:
+            frozen.append(is_frozen())
+            return frozen[-1]
+
+        scene.is_current_animation_frozen_frame = recorded
+        try:
+            original(renderer, scene, *args, **kwargs)
+        finally:
+            del scene.is_current_animation_frozen_frame  # the class's method again
+        if frozen and not renderer._original_skipping_status:
+            frame_rate = renderer.camera.frame_rate
+            renderer.time = start + frames_of(scene.duration, frozen[-1], frame_rate) / frame_rate
+
+    return play
+
+
+# ---- video segments -------------------------------------------------------------------------
+
+
+class _WholeSegmentEncoder(VideoSegmentEncoder):
+    """Encodes into ``.<hash>.<pid>.partial.mp4`` and renames it to ``<hash>.mp4`` when done.
+    ``target`` stays the final path: Manim keys its bookkeeping of segments in flight by it."""
+
+    def __init__(self, *, target: Path, spec) -> None:
+        final = Path(target)
+        partial = final.with_name(f".{final.stem}.{os.getpid()}.partial{final.suffix}")
+        super().__init__(target=partial, spec=spec)
+        self.partial, self.target = partial, final
+
+    def finish(self) -> None:
+        super().finish()
+        os.replace(self.partial, self.target)
+
+    def abort(self) -> None:
+        final, self.target = self.target, self.partial  # remove the partial file, not the final
+        try:
+            super().abort()
+        finally:
+            self.target = final
+
+
+def _whole_segments(original: Callable) -> Callable:
+    def create(writer, target: Path) -> VideoSegmentEncoder:
+        if writer.video_encoder is None:
+            return original(writer, target)
+        return _WholeSegmentEncoder(target=target, spec=writer.video_encoder)
+
+    return create
+
+
+def usable_segment(path: Path) -> bool:
+    """Whether a cached segment opens as a video with frames (a truncated one does not)."""
+    try:
+        with av.open(str(path)) as container:
+            return bool(container.streams.video) and (container.streams.video[0].frames or 0) > 0
+    except (av.error.FFmpegError, OSError, ValueError):
+        return False
+
+
+def _usable_cached_segment(announce: Callable[[str], None]) -> Callable:
+    def make(original: Callable) -> Callable:
+        def is_already_cached(writer, hash_invocation: str) -> bool:
+            if not original(writer, hash_invocation):
+                return False
+            path = writer.output_plan.segment_path(hash_invocation)
+            if usable_segment(path):
+                return True
+            announce(f"discarded an unreadable cached video segment, rendering it again: {path}")
+            path.unlink(missing_ok=True)
+            return False
+
+        return is_already_cached
+
+    return make
+
+
+# ---- TeX --------------------------------------------------------------------------------------
+
+
+@contextmanager
+def _holding(lock_path: Path) -> Iterator[None]:
+    lock_path.parent.mkdir(parents=True, exist_ok=True)
+    with lock_path.open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        yield
+
+
+def _locked_tex(lock_path: Path) -> Callable:
+    """Under the lock, "is it cached? else compile" is one step: Manim trusts any SVG that
+    exists, and writes it in place. A failed conversion is retried once with the TeX folder made
+    again (it may have been removed while rendering)."""
+
+    def make(original: Callable) -> Callable:
+        def tex_to_svg_file(expression, *args, **kwargs) -> Path:
+            with _holding(lock_path):
+                for attempt in (1, 2):
+                    config.get_dir("tex_dir").mkdir(parents=True, exist_ok=True)
+                    try:
+                        return original(expression, *args, **kwargs)
+                    except ValueError as error:
+                        if attempt == 2 or "dvisvgm" not in str(error):
+                            raise TexConversionError(
+                                f"TeX did not convert to SVG, twice: {expression!r} "
+                                f"(in {config.get_dir('tex_dir')}): {error}"
+                            ) from error
+            raise AssertionError("unreachable")
+
+        return tex_to_svg_file
+
+    return make
+
+
+def _locked_parse(lock_path: Path) -> Callable:
+    """Manim parses an SVG through a ``<name>_.svg`` it writes beside it and deletes: two
+    processes parsing one TeX's SVG would delete each other's. Under the lock they take turns."""
+
+    def make(original: Callable) -> Callable:
+        def generate_mobject(mobject: SVGMobject):
+            with _holding(lock_path):
+                return original(mobject)
+
+        return generate_mobject
+
+    return make
