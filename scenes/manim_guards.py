@@ -11,7 +11,8 @@
   does not open as a video (left by an older run) is discarded and rendered again, in one line.
 - serialised TeX: compiles and the parse of compiled SVGs (Manim writes ``<hash>_.svg`` beside
   the SVG while parsing) take a file lock across processes (``make -j``), and a TeX folder
-  removed while rendering is made again instead of failing with Manim's "update dvisvgm".
+  removed while rendering is made again instead of failing with Manim's "update dvisvgm" or
+  "latex failed but did not produce a log file".
 """
 
 from __future__ import annotations
@@ -170,23 +171,24 @@ def _holding(lock_path: Path) -> Iterator[None]:
         yield
 
 
-def _locked_tex(lock_path: Path) -> Callable:
+def _locked_tex(lock_path: Path, attempts: int = 3) -> Callable:
     """Under the lock, "is it cached? else compile" is one step: Manim trusts any SVG that
-    exists, and writes it in place. A failed conversion is retried once with the TeX folder made
-    again (it may have been removed while rendering)."""
+    exists, and writes it in place. A failed compile or conversion is tried again with the TeX
+    folder made again: the folder may have been removed while rendering (Manim then blames
+    LaTeX or dvisvgm). TeX that truly does not compile fails every attempt, and says so."""
 
     def make(original: Callable) -> Callable:
         def tex_to_svg_file(expression, *args, **kwargs) -> Path:
             with _holding(lock_path):
-                for attempt in (1, 2):
+                for attempt in range(1, attempts + 1):
                     config.get_dir("tex_dir").mkdir(parents=True, exist_ok=True)
                     try:
                         return original(expression, *args, **kwargs)
-                    except ValueError as error:
-                        if attempt == 2 or "dvisvgm" not in str(error):
+                    except (ValueError, RuntimeError, OSError) as error:
+                        if attempt == attempts:
                             raise TexConversionError(
-                                f"TeX did not convert to SVG, twice: {expression!r} "
-                                f"(in {config.get_dir('tex_dir')}): {error}"
+                                f"TeX did not convert to SVG in {attempts} attempts: "
+                                f"{expression!r} (in {config.get_dir('tex_dir')}): {error}"
                             ) from error
             raise AssertionError("unreachable")
 

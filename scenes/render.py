@@ -234,6 +234,9 @@ def _render_scene(clip: Clip, quality: str, say: Callable[[str], None]):
         guarded_manim(TEX_LOCK, announce=say),
         _progress(clip.name, say),
     ):
+        from manim import config
+
+        sets.sweep_partials(config.get_dir("partial_movie_dir"))  # segments of killed renders
         scene = scene_class()
         scene.render()
     return scene
@@ -346,8 +349,9 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     except Exception as error:
         from scenes.labdata import LabComputationError
+        from scenes.manim_guards import TexConversionError
 
-        if isinstance(error, LabComputationError):
+        if isinstance(error, LabComputationError | TexConversionError):
             print(f"error: {clip.name}: {error}", file=sys.stderr)
             return 1
         raise

@@ -127,26 +127,29 @@ def test_a_truncated_claims_cache_is_verified_again(tmp_path: Path) -> None:
     assert json.loads(cache.read_text()) == {"step4.sigmoid_identity": True}
 
 
-def test_the_tex_folder_removed_mid_render_is_made_again(monkeypatch, tmp_path: Path) -> None:
+@pytest.mark.parametrize("stage", ["compile_tex", "convert_to_svg"])
+def test_the_tex_folder_removed_mid_render_is_made_again(monkeypatch, tmp_path, stage) -> None:
+    """Removed before LaTeX runs, Manim said "latex failed but did not produce a log file";
+    removed before dvisvgm, "update dvisvgm". Either way the folder is made again."""
     from manim.utils import tex_file_writing
 
-    real_convert, removals = tex_file_writing.convert_to_svg, []
+    real, removals = getattr(tex_file_writing, stage), []
 
-    def convert_after_removal(dvi_file, *args, **kwargs):
-        if not removals:  # the folder vanishes between the compile and the conversion, once
-            removals.append(dvi_file)
-            for path in dvi_file.parent.iterdir():
-                path.unlink()
-            dvi_file.parent.rmdir()
-        return real_convert(dvi_file, *args, **kwargs)
+    def after_removal(path, *args, **kwargs):
+        if not removals:  # the folder vanishes once, just before this stage
+            removals.append(path)
+            for child in path.parent.iterdir():
+                child.unlink()
+            path.parent.rmdir()
+        return real(path, *args, **kwargs)
 
-    monkeypatch.setattr(tex_file_writing, "convert_to_svg", convert_after_removal)
+    monkeypatch.setattr(tex_file_writing, stage, after_removal)
     with tempconfig({"media_dir": str(tmp_path)}), guarded_manim(tmp_path / "tex.lock"):
         MathTex(r"a^2 + b^2 = c^2 + 7")
         assert removals and list(config.get_dir("tex_dir").glob("*.svg"))
 
         monkeypatch.setattr(tex_file_writing, "convert_to_svg", _never_converts)
-        with pytest.raises(TexConversionError, match=r"TeX did not convert to SVG, twice: .*q\^3"):
+        with pytest.raises(TexConversionError, match=r"did not convert to SVG in 3 attempts: .*q"):
             MathTex(r"q^3")
 
 
