@@ -358,3 +358,17 @@ def test_low_precision_log_probs_are_computed_in_float32(dtype: torch.dtype) -> 
     assert policy_chosen.grad.dtype == dtype and torch.isfinite(policy_chosen.grad).all()
     weight = gradient_weight(policy_chosen, policy_rejected, zero, zero, 2.0)
     assert weight.dtype == torch.float32 and weight.item() == 1.0
+
+
+def test_kl_from_log_q_matches_and_stays_finite_where_q_underflows() -> None:
+    from lab.core.dpo import kl_divergence_to_log
+
+    p, q = _distribution(0.5, 0.5), _distribution(0.9, 0.1)
+    assert kl_divergence_to_log(p, q.log()).item() == pytest.approx(kl_divergence(p, q).item())
+    # q = (1, e^-800): 0 in float64, so kl_divergence would call it infinite; it is 399.3
+    log_q = torch.tensor([0.0, -800.0], dtype=DTYPE)
+    assert kl_divergence_to_log(p, log_q).item() == pytest.approx(0.5 * 800 + math.log(0.5))
+    with pytest.raises(ValueError, match="q is 0 where p is positive"):
+        kl_divergence_to_log(p, torch.tensor([0.0, -math.inf], dtype=DTYPE))
+    with pytest.raises(ValueError, match="log_q must be a log-probability"):
+        kl_divergence_to_log(p, torch.tensor([0.0, math.nan], dtype=DTYPE))

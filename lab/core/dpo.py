@@ -50,9 +50,25 @@ def _check_divergence_inputs(name: str, p: torch.Tensor, other_name: str, q: tor
     check_support(name, p, other_name, q)
 
 
+def kl_divergence_to_log(p: torch.Tensor, log_q: torch.Tensor) -> torch.Tensor:
+    """KL(p ‖ q) with q given by its logarithm: finite where q underflows to 0 but log q does not
+    (π* at a small β: e^{−800} is 0 in float64, −800 is a number). Shapes as ``kl_divergence``;
+    raises ValueError for a NaN or +inf in log q, or log q = −inf where p is positive."""
+    check_distribution("p", p)
+    check_same_responses("p", p, "log_q", log_q)
+    if bool((log_q.isnan() | (log_q == float("inf"))).any()):
+        raise ValueError("log_q must be a log-probability: no NaN, no +inf")
+    check_support("p", p, "q", (log_q > float("-inf")).to(p.dtype))  # q = 0 exactly where −inf
+    return _kl_to_log(p, log_q)
+
+
 def _kl(p: torch.Tensor, q: torch.Tensor) -> torch.Tensor:
+    return _kl_to_log(p, torch.log(q))
+
+
+def _kl_to_log(p: torch.Tensor, log_q: torch.Tensor) -> torch.Tensor:
     # where p = 0 the term is 0 whatever q is; torch.where keeps log(0) out of the sum
-    terms = torch.where(p > 0, p * (torch.log(p) - torch.log(q)), torch.zeros_like(p))
+    terms = torch.where(p > 0, p * (torch.log(p) - log_q), torch.zeros_like(p))
     return terms.sum(dim=-1)
 
 
