@@ -85,6 +85,20 @@ def test_a_transformer_run_too_big_for_memory_is_refused(capsys, no_training) ->
     assert "--n-pairs 1000000000000: the run needs about" in line and "available" in line
 
 
+def test_a_minibatch_too_big_for_memory_is_refused(capsys, no_training) -> None:
+    line = usage_error(["train", *QUICK, "--batch-pairs", "1e12"], capsys)
+    assert "--batch-pairs 1000000000000: the run needs about" in line and "fewer pairs" in line
+
+
+@pytest.mark.parametrize(("prompts", "responses"), [("0", "6"), ("4", "1"), ("4", "-5")])
+def test_a_random_world_too_small_names_its_options(prompts, responses, capsys) -> None:
+    arguments = ["train", "--world", "random", "--prompts", prompts, "--responses", responses]
+    line = usage_error(arguments, capsys)
+    assert line.endswith(
+        f"--prompts {prompts} --responses {responses}: a world needs ≥ 1 prompt and ≥ 2 responses"
+    )
+
+
 def test_a_random_world_too_big_for_memory_is_refused(capsys, no_training) -> None:
     arguments = ["train", "--world", "random", "--prompts", "100000", "--responses", "100000"]
     line = usage_error(arguments, capsys)

@@ -145,7 +145,7 @@ def _train_transformer(args: argparse.Namespace, parser: argparse.ArgumentParser
     mode = args.mode or ("both" if args.n_pairs else "population")
     sample_sizes = args.n_pairs or options.SAMPLE_SIZES["transformer"]
     sample_sizes = tuple(sample_sizes) if mode != "population" else ()
-    preflight.check_transformer_fits(sample_sizes, parser)
+    preflight.check_transformer_fits(sample_sizes, config.batch_pairs, parser)
     if args.plots is not None:
         preflight.check_output_folder(args.plots, "--plots", parser)
     try:

@@ -120,8 +120,14 @@ def random_world_options(args: argparse.Namespace, parser) -> dict[str, int]:
     if given and args.world != "random":
         names = ", ".join(f"--{name.replace('_', '-')}" for name in given)
         parser.error(f"{names}: only with --world random")
-    return {name: default if getattr(args, name) is None else getattr(args, name)
-            for name, default in RANDOM_WORLD.items()}  # fmt: skip
+    values = {name: default if getattr(args, name) is None else getattr(args, name)
+              for name, default in RANDOM_WORLD.items()}  # fmt: skip
+    if values["prompts"] < 1 or values["responses"] < 2:
+        parser.error(
+            f"--prompts {values['prompts']} --responses {values['responses']}: a world needs "
+            "≥ 1 prompt and ≥ 2 responses"
+        )
+    return values
 
 
 def add_run_options(parser: argparse.ArgumentParser, policies: tuple[str, ...]) -> None:

@@ -93,9 +93,15 @@ def _refuse_tabular_memory(shortfall, what, entries, largest, parser) -> None:
     )
 
 
-def check_transformer_fits(sample_sizes: tuple[int, ...], parser: argparse.ArgumentParser) -> None:
-    """The largest sample of a transformer run must fit in memory."""
-    largest = max(sample_sizes, default=0)
-    shortfall = budget.memory_shortfall(budget.transformer_bytes(largest))
-    if shortfall is not None:
-        parser.error(f"--n-pairs {largest}: {shortfall}: use fewer pairs")
+def check_transformer_fits(
+    sample_sizes: tuple[int, ...], batch_pairs: int | None, parser: argparse.ArgumentParser
+) -> None:
+    """The largest sample of a transformer run, and the pairs each step draws, must fit in
+    memory."""
+    for option, pairs in (
+        ("--n-pairs", max(sample_sizes, default=0)),
+        ("--batch-pairs", batch_pairs),
+    ):
+        shortfall = budget.memory_shortfall(budget.transformer_bytes(pairs or 0))
+        if shortfall is not None:
+            parser.error(f"{option} {pairs}: {shortfall}: use fewer pairs")
