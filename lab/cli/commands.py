@@ -95,7 +95,11 @@ def _tabular_experiment(plan: dict, parser: argparse.ArgumentParser):
     plan = dict(plan)
     sizes = plan.pop("world")
     try:
-        world = default_world() if sizes is None else random_world(*sizes.values())
+        world = (
+            default_world()
+            if sizes is None
+            else random_world(sizes["prompts"], sizes["responses"], sizes["world_seed"])
+        )
         with single_cpu_thread():
             return tabular_experiment(world, **plan, log=stderr_line)
     except ValueError as error:

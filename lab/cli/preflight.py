@@ -45,8 +45,8 @@ def check_output_folder(
         parser.error(f"{where}: is a file, not a folder; give a folder (it is made if missing)")
     for name in subfolders:
         if (folder / name).exists() and not (folder / name).is_dir():
-            parser.error(f"{where}: {folder / name} is a file, not a folder; move it or pick "
-                         "another folder")  # fmt: skip
+            what = f"{folder / name} is a file, not a folder"
+            parser.error(f"{where}: {what}; move it or pick another folder")
     for name in files:
         if (folder / name).is_dir():
             parser.error(f"{where}: {folder / name} is a folder where a file will be written")
