@@ -12,7 +12,8 @@ from lab.cli import main
 from lab.data.jsonl import EXAMPLE_FILE
 from lab.training.weighted_loss import METRIC_NAMES
 
-SMALL = ["--world", "random", "--prompts", "2", "--responses", "3", "--steps", "60"]
+# 400 steps: the population run reaches its 1e-6 target (60 would miss it, and exit 1)
+SMALL = ["--world", "random", "--prompts", "2", "--responses", "3", "--steps", "400"]
 SAMPLES = ["--n-pairs", "100", "400", "--seeds", "0", "1"]
 
 

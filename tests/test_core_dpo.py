@@ -18,6 +18,7 @@ from lab import (
     optimal_policy,
     preference_prob,
     rlhf_objective,
+    total_variation,
 )
 from lab.core.dpo import log_optimal_policy
 from lab.training.solvers import maximise_objective
@@ -251,5 +252,123 @@ def test_non_finite_log_probs_and_mismatched_shapes_are_named() -> None:
     x = torch.zeros(3)
     with pytest.raises(ValueError, match="reference_rejected_logps must be finite"):
         dpo_loss(x, x, x, torch.tensor([0.0, float("nan"), 0.0]), 0.1)
-    with pytest.raises(ValueError, match=r"policy_rejected_logps \(4,\)"):
+    with pytest.raises(ValueError, match=r"policy_rejected_logps has shape \(4,\)"):
         dpo_loss(x, torch.zeros(4), x, x, 0.1)
+
+
+# ---- bad input that used to slip through: NaN, empty tensors, broadcasting, range, dtype ---------
+
+
+@pytest.mark.parametrize("function", [preference_prob, bradley_terry_choice])
+def test_preference_functions_name_a_non_finite_reward(function) -> None:
+    with pytest.raises(ValueError, match=r"reward_w must be finite: 1 entries are not, e\.g\. nan"):
+        function(torch.tensor([0.0, float("nan")]), torch.zeros(2))
+    with pytest.raises(ValueError, match="reward_l must be finite"):
+        function(torch.zeros(2), torch.tensor([float("inf"), 0.0]))
+
+
+@pytest.mark.parametrize("function", [preference_prob, bradley_terry_choice])
+def test_preference_functions_name_shapes_that_do_not_broadcast(function) -> None:
+    message = r"shapes do not broadcast: reward_w \(3,\), reward_l \(4,\)"
+    with pytest.raises(ValueError, match=message):
+        function(torch.zeros(3), torch.zeros(4))
+
+
+EMPTY_RESPONSES = torch.empty(3, 0, dtype=DTYPE)
+
+
+@pytest.mark.parametrize(
+    ("call", "name"),
+    [
+        (lambda e: optimal_policy(e, e, 1.0), "pi_ref"),
+        (lambda e: log_optimal_policy(e, e, 1.0), "pi_ref"),
+        (lambda e: log_partition(e, e, 1.0), "pi_ref"),
+        (lambda e: kl_divergence(e, e), "p"),
+        (lambda e: rlhf_objective(e, e, e, 1.0), "pi"),
+        (lambda e: implicit_reward(e, e, 1.0), "pi"),
+        (lambda e: total_variation(e, e), "p"),
+    ],
+)
+def test_tables_without_responses_are_refused_by_name(call, name: str) -> None:
+    with pytest.raises(ValueError, match=rf"^{name} must have at least one response"):
+        call(EMPTY_RESPONSES)
+
+
+def test_a_table_without_prompts_gives_an_empty_result() -> None:
+    """Zero prompts is an empty batch, not an error: the result has zero rows too."""
+    empty = torch.empty(0, 4, dtype=DTYPE)
+    assert optimal_policy(empty, empty, 1.0).shape == (0, 4)
+    assert kl_divergence(empty, empty).shape == (0,)
+    assert log_partition(empty, empty, 1.0).shape == (0,)
+
+
+def test_total_variation_checks_its_distributions() -> None:
+    with pytest.raises(ValueError, match="p must be finite"):
+        total_variation(_distribution(float("nan"), 1.0), _distribution(0.5, 0.5))
+    with pytest.raises(ValueError, match="q must sum to 1"):
+        total_variation(_distribution(0.5, 0.5), _distribution(0.5, 0.6))
+
+
+@pytest.mark.parametrize(
+    ("reward", "beta"), [(1e308, 0.5), (1.0, 1e-320), (-1e300, 1e-10)], ids=["r", "beta", "neg"]
+)
+def test_reward_over_beta_beyond_float_range_is_refused(reward: float, beta: float) -> None:
+    """r/β that overflows float64 would make π* all NaN: refused, saying which ratio."""
+    pi_ref = _distribution(0.5, 0.5)
+    rewards = torch.tensor([reward, 0.0], dtype=DTYPE)
+    for function in (optimal_policy, log_optimal_policy, log_partition):
+        with pytest.raises(ValueError, match=r"reward / beta is out of range: .*index \(0,\)"):
+            function(pi_ref, rewards, beta)
+
+
+def test_reward_over_beta_near_the_float_range_still_works() -> None:
+    star = optimal_policy(_distribution(0.5, 0.5), torch.tensor([1.0, 0.0], dtype=DTYPE), 1e-300)
+    assert torch.equal(star, _distribution(1.0, 0.0))
+
+
+def test_dpo_loss_refuses_log_probs_of_different_shapes() -> None:
+    """(4,) and (4, 1) would broadcast into a (4, 4) loss: one per pair is (4,)."""
+    x = torch.zeros(4)
+    message = r"policy_rejected_logps has shape \(4, 1\) but policy_chosen_logps has shape \(4,\)"
+    with pytest.raises(ValueError, match=message):
+        dpo_loss(x, x[:, None], x, x, 0.1)
+    with pytest.raises(ValueError, match=r"reference_chosen_logps has shape \(\)"):
+        dpo_loss(x, x, torch.tensor(0.0), x, 0.1)
+
+
+def test_an_empty_batch_of_pairs_has_empty_losses() -> None:
+    empty = torch.empty(0)
+    losses, chosen, rejected = dpo_loss(empty, empty, empty, empty, 0.1)
+    assert losses.shape == chosen.shape == rejected.shape == (0,)
+
+
+@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16])
+def test_low_precision_log_probs_are_computed_in_float32(dtype: torch.dtype) -> None:
+    """In float16, β·h = 2·(−60 000) overflows to −inf and the loss to inf; in float32 it is
+    120 000 (119 808 from bfloat16's nearest inputs). The results come back in float32, the
+    gradients in the inputs' dtype."""
+    policy_chosen = torch.tensor([-30000.0], dtype=dtype, requires_grad=True)
+    policy_rejected = torch.tensor([30000.0], dtype=dtype, requires_grad=True)
+    zero = torch.zeros(1, dtype=dtype)
+    losses, chosen, rejected = dpo_loss(policy_chosen, policy_rejected, zero, zero, 2.0)
+    assert losses.dtype == chosen.dtype == rejected.dtype == torch.float32
+    h = policy_chosen.item() - policy_rejected.item()  # the inputs as the dtype rounds them
+    assert losses.item() == pytest.approx(-2.0 * h) and h == pytest.approx(-60000, rel=1e-2)
+    losses.sum().backward()
+    assert policy_chosen.grad.dtype == dtype and torch.isfinite(policy_chosen.grad).all()
+    weight = gradient_weight(policy_chosen, policy_rejected, zero, zero, 2.0)
+    assert weight.dtype == torch.float32 and weight.item() == 1.0
+
+
+def test_kl_from_log_q_matches_and_stays_finite_where_q_underflows() -> None:
+    from lab.core.dpo import kl_divergence_to_log
+
+    p, q = _distribution(0.5, 0.5), _distribution(0.9, 0.1)
+    assert kl_divergence_to_log(p, q.log()).item() == pytest.approx(kl_divergence(p, q).item())
+    # q = (1, e^-800): 0 in float64, so kl_divergence would call it infinite; it is 399.3
+    log_q = torch.tensor([0.0, -800.0], dtype=DTYPE)
+    assert kl_divergence_to_log(p, log_q).item() == pytest.approx(0.5 * 800 + math.log(0.5))
+    with pytest.raises(ValueError, match="q is 0 where p is positive"):
+        kl_divergence_to_log(p, torch.tensor([0.0, -math.inf], dtype=DTYPE))
+    with pytest.raises(ValueError, match="log_q must be a log-probability"):
+        kl_divergence_to_log(p, torch.tensor([0.0, math.nan], dtype=DTYPE))

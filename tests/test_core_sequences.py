@@ -108,3 +108,80 @@ def test_bad_shapes_and_a_masked_first_position_are_refused() -> None:
     mask[0, 0] = 1
     with pytest.raises(ValueError, match="position 0"):
         sequence_logprobs(logits, input_ids, mask)
+
+
+# ---- bad input: empty dimensions, token ids out of range, NaN and ±inf logits, float16 ----------
+
+BOTH = [sequence_logprobs, plain_sequence_logprobs]
+
+
+@pytest.mark.parametrize("function", BOTH)
+def test_no_positions_or_an_empty_vocabulary_is_refused_by_name(function) -> None:
+    no_positions = torch.zeros(2, 0, dtype=torch.long)
+    with pytest.raises(ValueError, match=r"logits must have at least one position \(T = 0\)"):
+        function(torch.zeros(2, 0, 5), no_positions, no_positions)
+    ids, mask = torch.zeros(2, 3, dtype=torch.long), torch.tensor([[0, 1, 1], [0, 0, 1]])
+    with pytest.raises(ValueError, match=r"logits must have a vocabulary \(V = 0\)"):
+        function(torch.zeros(2, 3, 0), ids, mask)
+
+
+@pytest.mark.parametrize("function", BOTH)
+def test_an_empty_batch_gives_no_log_probs(function) -> None:
+    ids = torch.zeros(0, 3, dtype=torch.long)
+    assert function(torch.zeros(0, 3, 5), ids, ids).shape == (0,)
+
+
+@pytest.mark.parametrize("function", BOTH)
+def test_token_ids_outside_the_vocabulary_are_named(function) -> None:
+    logits, input_ids, mask = random_batch(torch.float32)
+    input_ids[1, 4] = logits.shape[-1]
+    with pytest.raises(ValueError, match=r"input_ids must be token ids in \[0, 300\): got 300"):
+        function(logits, input_ids, mask)
+
+
+def _response_position(mask: torch.Tensor) -> tuple[int, int]:
+    """(row, t) of the logits that score row 0's first response token."""
+    return 0, int(mask[0].nonzero()[0]) - 1
+
+
+@pytest.mark.parametrize("bad", [float("nan"), float("inf")])
+def test_nan_or_inf_logits_that_score_a_response_token_are_named(bad: float) -> None:
+    logits, input_ids, mask = random_batch(torch.float32)
+    logits[(*_response_position(mask), 7)] = bad
+    with pytest.raises(ValueError, match=r"logits has NaN or \+inf .* row 0"):
+        sequence_logprobs(logits, input_ids, mask)
+
+
+def test_nan_logits_outside_the_response_do_not_matter() -> None:
+    """Only positions that score response tokens count: a NaN on the prompt or the padding is
+    masked out, as the chain rule says it should be."""
+    logits, input_ids, mask = random_batch(torch.float32)
+    want = sequence_logprobs(logits, input_ids, mask)
+    logits[0, -1] = float("nan")  # the last position scores no token
+    assert torch.equal(sequence_logprobs(logits, input_ids, mask), want)
+
+
+def test_minus_inf_logits_give_probability_zero_not_nan() -> None:
+    """A −inf logit is a token the model rules out: log-prob −inf where it is the token, and
+    the other tokens' log-probs unchanged."""
+    logits, input_ids, mask = random_batch(torch.float64)
+    row, t = _response_position(mask)
+    token = int(input_ids[row, t + 1])
+    logits[row, t, token] = float("-inf")
+    result = sequence_logprobs(logits, input_ids, mask)
+    assert result[0] == float("-inf") and torch.isfinite(result[1:]).all()
+
+
+def test_float16_logits_are_summed_in_float32() -> None:
+    """200 tokens of log-prob ≈ −1 000 sum to ≈ −200 000, beyond float16's −65 504: the sum
+    is float32, and so is the result."""
+    vocab, length = 8, 201
+    logits = torch.zeros(1, length, vocab, dtype=torch.float16)
+    logits[..., 1:] = 1000.0  # token 0 is 1 000 below the others
+    input_ids = torch.zeros(1, length, dtype=torch.long)
+    mask = torch.ones(1, length, dtype=torch.long)
+    mask[0, 0] = 0
+    result = sequence_logprobs(logits, input_ids, mask)
+    assert result.dtype == torch.float32
+    want = (length - 1) * (-1000.0 - torch.log(torch.tensor(vocab - 1.0)))
+    assert result.item() == pytest.approx(want.item(), rel=1e-3)

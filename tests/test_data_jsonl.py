@@ -123,3 +123,49 @@ def test_an_empty_file_and_a_missing_file_are_errors(tmp_path: Path) -> None:
         load(empty)
     with pytest.raises(FileNotFoundError):
         load(tmp_path / "absent.jsonl")
+
+
+@pytest.mark.parametrize(
+    ("raw", "problem"),
+    [
+        ("café".encode("latin-1"), "not UTF-8 (byte 0xe9 at column 4)"),
+        (b"\x89PNG\x00", "not UTF-8 (byte 0x89 at column 1)"),
+    ],
+    ids=["latin-1", "binary"],
+)
+def test_a_line_that_is_not_utf8_is_named_not_a_codec_error(
+    tmp_path: Path, raw: bytes, problem: str
+) -> None:
+    path = tmp_path / "prefs.jsonl"
+    good = b'{"prompt": "2 + 2 =", "chosen": "4", "rejected": "5"}\n'
+    path.write_bytes(good + raw + b"\n" + good)
+    with pytest.raises(PreferenceDataError) as error:
+        load(path)
+    assert f"{path}:2: {problem}: preference files are UTF-8 JSONL" in str(error.value)
+    assert f"{path}:3:" not in str(error.value)
+
+
+def test_a_utf8_byte_order_mark_is_not_part_of_the_first_row(tmp_path: Path) -> None:
+    path = tmp_path / "prefs.jsonl"
+    path.write_bytes(b'\xef\xbb\xbf{"prompt": "2 + 2 =", "chosen": "4", "rejected": "5"}\n')
+    assert len(load(path).batch) == 1
+
+
+def test_ties_are_skipped_and_their_lines_kept(tmp_path: Path) -> None:
+    """A tie (chosen = rejected, up to spacing) states no preference: not trained on."""
+    path = tmp_path / "prefs.jsonl"
+    rows = [("4", "5"), ("4", "4"), ("2 2", " 2  2 "), ("5", "4")]
+    path.write_text(
+        "".join(
+            json.dumps({"prompt": "2 + 2 =", "chosen": c, "rejected": r}) + "\n" for c, r in rows
+        )
+    )
+    records = load(path)
+    assert len(records.batch) == 2 and records.skipped == (2, 3)
+
+
+def test_a_file_of_ties_only_has_no_rows(tmp_path: Path) -> None:
+    path = tmp_path / "prefs.jsonl"
+    path.write_text('{"prompt": "2 + 2 =", "chosen": "4", "rejected": "4"}\n')
+    with pytest.raises(PreferenceDataError, match=r"no preference rows .* but 1 tie"):
+        load(path)

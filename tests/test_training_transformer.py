@@ -12,6 +12,7 @@ import pytest
 from lab.data.enumerated import policy_probs, world_pairs
 from lab.training.runs import compare_to_optimum
 from lab.training.transformer import (
+    TrainingDiverged,
     TransformerConfig,
     start_policy,
     train_transformer,
@@ -65,3 +66,29 @@ def test_bad_configs_are_refused() -> None:
     for bad in ({"beta": 0.0}, {"beta": float("nan")}, {"steps": 0}, {"pairs_from": "both"}):
         with pytest.raises(ValueError):
             TransformerConfig(**bad)
+
+
+def test_a_learning_rate_beyond_float32_is_refused() -> None:
+    """Adam would fail converting it to the float32 parameters' dtype, with a RuntimeError."""
+    with pytest.raises(ValueError, match=r"learning_rate must be at most 3\.4e\+38 .*float32"):
+        TransformerConfig(learning_rate=1e300)
+
+
+def test_a_diverging_run_says_at_which_step(reference_world) -> None:
+    reference, enumerated = reference_world
+    batch = world_pairs(enumerated, "uniform", 200, seed=0).with_reference(reference)
+    config = replace(CONFIG, steps=5, learning_rate=1e30)
+    with pytest.raises(TrainingDiverged, match=r"training diverged at step \d of 5") as error:
+        train_transformer(start_policy(reference), batch, config, progress=False)
+    assert error.value.learning_rate == 1e30 and 1 <= error.value.step <= 5
+
+
+def test_a_run_without_a_bar_logs_a_few_steps(reference_world) -> None:
+    reference, enumerated = reference_world
+    batch = world_pairs(enumerated, "uniform", 200, seed=0).with_reference(reference)
+    lines: list[str] = []
+    config = replace(CONFIG, steps=10)
+    train_transformer(start_policy(reference), batch, config, progress=False, log=lines.append)
+    assert [line.split(",")[0] for line in lines] == [
+        f"  transformer: step {step}/10" for step in (2, 4, 6, 8, 10)
+    ]

@@ -28,14 +28,15 @@ Z_TOLERANCE = 5.0  # a Monte-Carlo estimate may sit this many standard errors fr
 
 
 def pair_losses(log_policy, log_reference, beta, loss_fn) -> torch.Tensor:
-    """``loss_fn`` for every pair (x, y_w, y_l) of a table. Shape: (…, prompts, K, K)."""
-    losses, _, _ = loss_fn(
+    """``loss_fn`` for every pair (x, y_w, y_l) of a table. Shape: (…, prompts, K, K).
+    The pairs' log-probs are broadcast here, on purpose: ``dpo_loss`` takes one entry per pair."""
+    pairs = torch.broadcast_tensors(
         log_policy[..., :, :, None],
         log_policy[..., :, None, :],
         log_reference[:, :, None],
         log_reference[:, None, :],
-        beta,
     )
+    losses, _, _ = loss_fn(*pairs, beta)
     return losses
 
 

@@ -26,6 +26,7 @@ from lab.core.validation import (
     check_finite,
     check_reference_and_reward,
     check_same_responses,
+    check_same_shape,
     check_support,
 )
 
@@ -49,9 +50,25 @@ def _check_divergence_inputs(name: str, p: torch.Tensor, other_name: str, q: tor
     check_support(name, p, other_name, q)
 
 
+def kl_divergence_to_log(p: torch.Tensor, log_q: torch.Tensor) -> torch.Tensor:
+    """KL(p ‖ q) with q given by its logarithm: finite where q underflows to 0 but log q does not
+    (π* at a small β: e^{−800} is 0 in float64, −800 is a number). Shapes as ``kl_divergence``;
+    raises ValueError for a NaN or +inf in log q, or log q = −inf where p is positive."""
+    check_distribution("p", p)
+    check_same_responses("p", p, "log_q", log_q)
+    if bool((log_q.isnan() | (log_q == float("inf"))).any()):
+        raise ValueError("log_q must be a log-probability: no NaN, no +inf")
+    check_support("p", p, "q", (log_q > float("-inf")).to(p.dtype))  # q = 0 exactly where −inf
+    return _kl_to_log(p, log_q)
+
+
 def _kl(p: torch.Tensor, q: torch.Tensor) -> torch.Tensor:
+    return _kl_to_log(p, torch.log(q))
+
+
+def _kl_to_log(p: torch.Tensor, log_q: torch.Tensor) -> torch.Tensor:
     # where p = 0 the term is 0 whatever q is; torch.where keeps log(0) out of the sum
-    terms = torch.where(p > 0, p * (torch.log(p) - torch.log(q)), torch.zeros_like(p))
+    terms = torch.where(p > 0, p * (torch.log(p) - log_q), torch.zeros_like(p))
     return terms.sum(dim=-1)
 
 
@@ -80,7 +97,10 @@ def rlhf_objective(
 
 
 def total_variation(p: torch.Tensor, q: torch.Tensor) -> torch.Tensor:
-    """TV(p, q) = ½ Σ_y |p(y) − q(y)| over the last dimension: how far a policy is from π*."""
+    """TV(p, q) = ½ Σ_y |p(y) − q(y)| over the last dimension: how far a policy is from π*.
+    Raises ValueError if either is not a distribution or the shapes differ."""
+    check_distribution("p", p)
+    check_distribution("q", q)
     check_same_responses("p", p, "q", q)
     return 0.5 * (p - q).abs().sum(dim=-1)
 
@@ -129,13 +149,23 @@ def implicit_reward(pi: torch.Tensor, pi_ref: torch.Tensor, beta: float) -> torc
 
 
 def preference_prob(reward_w: torch.Tensor, reward_l: torch.Tensor) -> torch.Tensor:
-    """P(y_w ≻ y_l) = σ(r_w − r_l) under Bradley–Terry (step 4, eq. 6). Shapes broadcast."""
+    """P(y_w ≻ y_l) = σ(r_w − r_l) under Bradley–Terry (step 4, eq. 6). Shapes broadcast.
+    Raises ValueError for a NaN or infinite reward, or shapes that do not broadcast."""
+    _check_reward_pair(reward_w, reward_l)
     return torch.sigmoid(reward_w - reward_l)
+
+
+def _check_reward_pair(reward_w: torch.Tensor, reward_l: torch.Tensor) -> None:
+    rewards = {"reward_w": reward_w, "reward_l": reward_l}
+    check_broadcastable(rewards)
+    check_all_finite(rewards)
 
 
 def bradley_terry_choice(reward_w: torch.Tensor, reward_l: torch.Tensor) -> torch.Tensor:
     """P(y_w ≻ y_l) written as Bradley–Terry defines it, e^{r_w} / (e^{r_w} + e^{r_l}), computed
-    as a two-way softmax so that rewards of ±1e3 neither overflow nor give NaN."""
+    as a two-way softmax so that rewards of ±1e3 neither overflow nor give NaN. Shapes broadcast;
+    bad input as ``preference_prob``."""
+    _check_reward_pair(reward_w, reward_l)
     both = torch.stack(torch.broadcast_tensors(reward_w, reward_l))
     return torch.softmax(both, dim=0)[0]
 
@@ -174,11 +204,14 @@ def dpo_loss(
     Returns:
         (losses, chosen_rewards, rejected_rewards), each of shape (batch_size,): the per-pair loss
         −log σ(β·h), h the difference of the two log-ratios, and the detached implicit rewards
-        β·log π_θ/π_ref of the chosen and of the rejected response (for logging).
+        β·log π_θ/π_ref of the chosen and of the rejected response (for logging). An empty
+        batch gives empty tensors. float16 and bfloat16 log-probs are computed, and returned, in
+        float32: β·h overflows float16 at 65 504 and the loss would be inf.
 
     Raises:
-        ValueError for β ≤ 0 or not finite, a NaN or infinite log-prob, or shapes that do not
-        broadcast. Log-ratios of ±1e4 are fine: the loss is a logsigmoid, never log(σ(·)).
+        ValueError for β ≤ 0 or not finite, a NaN or infinite log-prob, or log-prob tensors of
+        different shapes (no broadcasting: a (B,) and a (B, 1) would make a (B, B) loss).
+        Log-ratios of ±1e4 are fine: the loss is a logsigmoid, never log(σ(·)).
     """
     beta = check_beta(beta)
     logps = {
@@ -187,8 +220,11 @@ def dpo_loss(
         "reference_chosen_logps": reference_chosen_logps,
         "reference_rejected_logps": reference_rejected_logps,
     }
-    check_broadcastable(logps)
+    check_same_shape(logps)
     check_all_finite(logps)
+    policy_chosen_logps, policy_rejected_logps, reference_chosen_logps, reference_rejected_logps = (
+        _at_least_float32(logps.values())
+    )
     pi_logratios = policy_chosen_logps - policy_rejected_logps
     ref_logratios = reference_chosen_logps - reference_rejected_logps
     logits = pi_logratios - ref_logratios
@@ -198,6 +234,12 @@ def dpo_loss(
     chosen_rewards = beta * (policy_chosen_logps - reference_chosen_logps).detach()
     rejected_rewards = beta * (policy_rejected_logps - reference_rejected_logps).detach()
     return losses, chosen_rewards, rejected_rewards
+
+
+def _at_least_float32(tensors) -> list[torch.Tensor]:
+    """float16 and bfloat16 tensors as float32 (autograd casts their gradients back); others as
+    they are."""
+    return [t.float() if torch.finfo(t.dtype).bits < 32 else t for t in tensors]
 
 
 def gradient_weight(

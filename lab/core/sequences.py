@@ -28,7 +28,9 @@ def plain_sequence_logprobs(
     logits: torch.Tensor, input_ids: torch.Tensor, completion_mask: torch.Tensor
 ) -> torch.Tensor:
     """log π(y | x) the textbook way: a full log-softmax, gather the next token, mask, sum.
-    Shapes as ``sequence_logprobs``; it holds a (B, T − 1, V) copy of the log-probabilities."""
+    Shapes and bad input as ``sequence_logprobs``, except that non-finite logits are not looked
+    for (NaN in, NaN out); it holds a (B, T − 1, V) copy of the log-probabilities."""
+    check_sequence_inputs(logits, input_ids, completion_mask)
     log_probs = logits[:, :-1].log_softmax(dim=-1)
     token_logps = log_probs.gather(-1, input_ids[:, 1:, None]).squeeze(-1)
     return torch.where(completion_mask[:, 1:].bool(), token_logps, 0.0).sum(-1)
@@ -57,13 +59,48 @@ def sequence_logprobs(
         chunk_elements: the most logits one chunk holds (memory, not maths).
 
     Returns:
-        log π(y | x), or the per-token mean when ``average_log_prob``. Shape: (B,)
+        log π(y | x), or the per-token mean when ``average_log_prob``. Shape: (B,). float16 and
+        bfloat16 logits are scored token by token in their dtype and summed in float32, the
+        dtype returned: a float16 sum of a few hundred tokens can pass −65 504 and become −inf.
+
+    Raises:
+        ValueError for shapes that do not match, T = 0 or V = 0, a response token at position 0,
+        a token id outside [0, V), or logits that make a response token's log-prob NaN (a NaN or
+        +inf logit, or only −inf ones, at a position that scores a response token). Logits on
+        the prompt and the padding are not read into the result, so a NaN there does not matter;
+        a −inf logit is a token ruled out, and its log-prob is −inf. The NaN check reads the (B,)
+        result, not the (B, T, V) logits: it costs one comparison per row.
     """
+    check_sequence_inputs(logits, input_ids, completion_mask)
+    loss_mask = completion_mask[:, 1:].bool()
+    token_logps = next_token_logprobs(logits, input_ids, chunk_elements)
+    # torch.where, not a product: a masked position never turns a −inf into a NaN.
+    summed = torch.where(loss_mask, token_logps, 0.0).sum(-1, dtype=_sum_dtype(logits.dtype))
+    if bool(summed.isnan().any()):
+        _raise_for_nan(token_logps, loss_mask)
+    if average_log_prob:
+        return summed / loss_mask.sum(-1).clamp(min=1)
+    return summed
+
+
+def check_sequence_inputs(
+    logits: torch.Tensor, input_ids: torch.Tensor, completion_mask: torch.Tensor
+) -> None:
+    """The ValueErrors of ``sequence_logprobs`` that the inputs' shapes and ids decide."""
     if logits.dim() != 3 or logits.shape[:2] != input_ids.shape:
         raise ValueError(
             f"logits must be (B, T, V) with (B, T) = input_ids.shape {tuple(input_ids.shape)}; "
             f"got {tuple(logits.shape)}"
         )
+    if not logits.dtype.is_floating_point:
+        raise ValueError(f"logits must be a floating-point tensor, got dtype {logits.dtype}")
+    batch, positions, vocab = logits.shape
+    if positions == 0:
+        raise ValueError(
+            f"logits must have at least one position (T = 0): shape {tuple(logits.shape)}"
+        )
+    if vocab == 0:
+        raise ValueError(f"logits must have a vocabulary (V = 0): shape {tuple(logits.shape)}")
     if completion_mask.shape != input_ids.shape:
         raise ValueError(
             f"completion_mask {tuple(completion_mask.shape)} must have input_ids' shape "
@@ -71,14 +108,26 @@ def sequence_logprobs(
         )
     if completion_mask[:, 0].bool().any():
         raise ValueError("position 0 cannot be a response token: no logits come before it")
+    outside = (input_ids < 0) | (input_ids >= vocab)
+    if batch and bool(outside.any()):
+        index = tuple(int(i) for i in outside.nonzero()[0])
+        raise ValueError(
+            f"input_ids must be token ids in [0, {vocab}): got {int(input_ids[index])} at index "
+            f"{index}"
+        )
 
-    loss_mask = completion_mask[:, 1:].bool()
-    token_logps = next_token_logprobs(logits, input_ids, chunk_elements)
-    # torch.where, not a product: a masked position never turns a −inf into a NaN.
-    summed = torch.where(loss_mask, token_logps, 0.0).sum(-1)
-    if average_log_prob:
-        return summed / loss_mask.sum(-1).clamp(min=1)
-    return summed
+
+def _sum_dtype(dtype: torch.dtype) -> torch.dtype | None:
+    """float32 for float16 and bfloat16 (their sums overflow or lose the small terms)."""
+    return torch.float32 if torch.finfo(dtype).bits < 32 else None
+
+
+def _raise_for_nan(token_logps: torch.Tensor, loss_mask: torch.Tensor) -> None:
+    row, position = (int(i) for i in (token_logps.isnan() & loss_mask).nonzero()[0])
+    raise ValueError(
+        f"logits has NaN or +inf (or only −inf) in row {row} at position {position}, which "
+        f"scores response token {position + 1}: its log π(y | x) would be NaN"
+    )
 
 
 def next_token_logprobs(

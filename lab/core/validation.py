@@ -52,12 +52,25 @@ def sum_tolerance(dtype: torch.dtype) -> float:
     return math.sqrt(torch.finfo(dtype).eps) if dtype.is_floating_point else 0.0
 
 
+def check_responses(name: str, table: torch.Tensor) -> None:
+    """A table over responses: a last dimension, and at least one response in it. Zero rows (an
+    empty batch of prompts) are fine: the result has zero rows too."""
+    if table.dim() == 0:
+        raise ValueError(f"{name} must have a response dimension (the last); got a scalar")
+    if table.shape[-1] == 0:
+        raise ValueError(
+            f"{name} must have at least one response: its last dimension is 0 "
+            f"(shape {tuple(table.shape)})"
+        )
+
+
 def check_distribution(name: str, probs: torch.Tensor) -> None:
     """``probs`` holds distributions over its last dimension: finite, ≥ 0, each summing to 1."""
     if not probs.dtype.is_floating_point:
         raise ValueError(f"{name} must be a floating-point tensor, got dtype {probs.dtype}")
-    if probs.dim() == 0:
-        raise ValueError(f"{name} must have a response dimension (the last); got a scalar")
+    check_responses(name, probs)
+    if probs.numel() == 0:  # no prompts: nothing to check
+        return
     check_finite(name, probs)
     negative = probs < 0
     if bool(negative.any()):
@@ -82,9 +95,8 @@ def check_same_responses(
     name: str, tensor: torch.Tensor, other_name: str, other: torch.Tensor
 ) -> None:
     """Two tables over the same responses: equal last dimension, leading dimensions broadcast."""
-    if tensor.dim() == 0 or other.dim() == 0:
-        scalar = name if tensor.dim() == 0 else other_name
-        raise ValueError(f"{scalar} must have a response dimension (the last); got a scalar")
+    check_responses(name, tensor)
+    check_responses(other_name, other)
     if tensor.shape[-1] != other.shape[-1]:
         raise ValueError(
             f"{name} has shape {tuple(tensor.shape)} but {other_name} has shape "
@@ -97,6 +109,18 @@ def check_same_responses(
             f"{name} has shape {tuple(tensor.shape)} and {other_name} has shape "
             f"{tuple(other.shape)}: their leading (prompt) dimensions do not broadcast"
         ) from None
+
+
+def check_same_shape(tensors: dict[str, torch.Tensor]) -> None:
+    """Tensors that hold one entry per pair each: the same shape, no broadcasting (a (B,) and a
+    (B, 1) would broadcast into a (B, B) table of every pair with every other)."""
+    (first, first_tensor), *others = tensors.items()
+    for name, tensor in others:
+        if tensor.shape != first_tensor.shape:
+            raise ValueError(
+                f"{name} has shape {tuple(tensor.shape)} but {first} has shape "
+                f"{tuple(first_tensor.shape)}: one entry per pair, the same shape for all"
+            )
 
 
 def check_broadcastable(tensors: dict[str, torch.Tensor]) -> None:
@@ -144,4 +168,21 @@ def check_reference_and_reward(pi_ref: torch.Tensor, reward: torch.Tensor, beta:
     check_distribution("pi_ref", pi_ref)
     check_finite("reward", reward)
     check_same_responses("reward", reward, "pi_ref", pi_ref)
-    return check_beta(beta)
+    beta = check_beta(beta)
+    check_reward_over_beta(reward, beta)
+    return beta
+
+
+def check_reward_over_beta(reward: torch.Tensor, beta: float) -> None:
+    """r/β, the exponent of π* = π_ref exp(r/β)/Z, must be a finite number of the reward's dtype:
+    a reward of 1e308 or a β of 1e-320 overflows it to ±inf, and π* to NaN."""
+    scaled = reward / beta
+    bad = ~torch.isfinite(scaled)
+    if bool(bad.any()):
+        index = _first_index(bad)
+        largest = torch.finfo(scaled.dtype).max
+        raise ValueError(
+            f"reward / beta is out of range: r/β = {scaled[index].item()} at index {index} "
+            f"(reward {reward[index].item():.6g}, beta {beta:.6g}); it must be finite in "
+            f"{scaled.dtype} (|r/β| ≤ {largest:.3g}): use a larger beta or rescale the reward"
+        )

@@ -30,11 +30,13 @@ class PreferenceDataError(ValueError):
 
 @dataclass(frozen=True)
 class PreferenceRecords:
-    """The text rows of a preference file, validated, and their PreferenceBatch."""
+    """The text rows of a preference file, validated, and their PreferenceBatch; ``skipped``: the
+    line numbers of ties (chosen = rejected), which are not in the batch."""
 
     path: Path
     prompts: tuple[str, ...]
     batch: PreferenceBatch
+    skipped: tuple[int, ...] = ()
 
 
 def load_preferences(
@@ -43,41 +45,36 @@ def load_preferences(
     """Read a JSONL preference file and tokenise it with the world's tokenizer.
 
     Every line is checked before anything is built, and every problem is reported at once, each as
-    ``FILE:LINE: problem`` (invalid JSON, not an object, a missing key, an empty or non-string
-    field, a word the vocabulary lacks, a response over the length limit, a row too long for the
-    model). Nothing is half-loaded: either all rows load or a PreferenceDataError is raised.
-    Blank lines are skipped.
+    ``FILE:LINE: problem`` (a line that is not UTF-8, invalid JSON, not an object, a missing key,
+    an empty or non-string field, a word the vocabulary lacks, a response over the length limit, a
+    row too long for the model). Nothing is half-loaded: either all rows load or a
+    PreferenceDataError is raised. Blank lines are skipped, and so are ties — rows whose chosen
+    and rejected are the same response (up to spacing): a tie states no preference, its DPO loss
+    is log 2 whatever π_θ is and its gradient 0; their line numbers are in ``skipped``.
 
     Args:
         max_sequence_tokens: the model's context length (prompt ∘ response must fit).
     """
     path = Path(path)
-    vocabulary = world.vocabulary
     problems: list[str] = []
     rows: list[tuple[list[int], list[int], list[int]]] = []
     prompts: list[str] = []
-    with path.open(encoding="utf-8") as lines:
-        for number, line in enumerate(lines, start=1):
-            if not line.strip():
-                continue
-            where = f"{path}:{number}"
-            try:
-                record = json.loads(line)
-            except json.JSONDecodeError as error:
-                problems.append(f"{where}: invalid JSON ({error.msg}, column {error.colno})")
-                continue
-            row_problems = _record_problems(record, vocabulary, world.max_response_tokens)
-            if not row_problems:
-                ids = _encode_record(record, world, tokenizer)
-                longest = len(ids[0]) + max(len(ids[1]), len(ids[2]))
-                if longest > max_sequence_tokens:
-                    row_problems.append(
-                        f"prompt and response take {longest} tokens; the model reads at most "
-                        f"{max_sequence_tokens}"
-                    )
-            if row_problems:
-                problems.extend(f"{where}: {problem}" for problem in row_problems)
-                continue
+    skipped: list[int] = []
+    for number, record in _read_json_lines(path, problems):
+        row_problems = _record_problems(record, world.vocabulary, world.max_response_tokens)
+        if not row_problems:
+            ids = _encode_record(record, world, tokenizer)
+            longest = len(ids[0]) + max(len(ids[1]), len(ids[2]))
+            if longest > max_sequence_tokens:
+                row_problems.append(
+                    f"prompt and response take {longest} tokens; the model reads at most "
+                    f"{max_sequence_tokens}"
+                )
+        if row_problems:
+            problems.extend(f"{path}:{number}: {problem}" for problem in row_problems)
+        elif record["chosen"].split() == record["rejected"].split():
+            skipped.append(number)
+        else:
             rows.append(ids)
             prompts.append(" ".join(record["prompt"].split()))
     if problems:
@@ -88,9 +85,32 @@ def load_preferences(
             f"{path}: {len(problems)} problem(s); nothing was loaded:\n" + "\n".join(shown + tail)
         )
     if not rows:
-        raise PreferenceDataError(f"{path}: no preference rows (the file is empty)")
+        ties = f" but {len(skipped)} tie(s), chosen = rejected" if skipped else ""
+        raise PreferenceDataError(f"{path}: no preference rows (the file has none{ties})")
     batch = preference_batch(*zip(*rows, strict=True), pad_id=world.eos_id)
-    return PreferenceRecords(path, tuple(prompts), batch)
+    return PreferenceRecords(path, tuple(prompts), batch, tuple(skipped))
+
+
+def _read_json_lines(path: Path, problems: list[str]):
+    """(line number, parsed JSON) for each non-blank line that is UTF-8 and JSON; a problem
+    ``FILE:LINE: …`` appended to ``problems`` for each line that is not."""
+    with path.open("rb") as lines:
+        for number, raw in enumerate(lines, start=1):
+            where = f"{path}:{number}"
+            try:  # a byte-order mark on the first line is UTF-8's, not part of the row
+                line = raw.decode("utf-8-sig" if number == 1 else "utf-8")
+            except UnicodeDecodeError as error:
+                problems.append(
+                    f"{where}: not UTF-8 (byte 0x{raw[error.start]:02x} at column "
+                    f"{error.start + 1}): preference files are UTF-8 JSONL"
+                )
+                continue
+            if not line.strip():
+                continue
+            try:
+                yield number, json.loads(line)
+            except json.JSONDecodeError as error:
+                problems.append(f"{where}: invalid JSON ({error.msg}, column {error.colno})")
 
 
 def _record_problems(record: object, vocabulary: dict[str, int], max_tokens: int) -> list[str]:

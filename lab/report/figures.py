@@ -20,7 +20,7 @@ from matplotlib.figure import Figure  # no pyplot: no global figure state, no di
 
 from lab.files import written_atomically
 from lab.palette import PALETTE
-from lab.training.runs import TabularExperiment
+from lab.training.runs import POPULATION_TARGET, TabularExperiment
 
 if TYPE_CHECKING:  # only a type here: importing it at run time would load transformers
     from lab.training.transformer_runs import TransformerExperiment
@@ -127,7 +127,12 @@ def plot_error_vs_steps(experiment: TabularExperiment, directory: Path) -> list[
                 label=label,
                 color=colours[(len(shown_n) - 1) % len(colours)],
             )
-        axis.axhline(1e-6, color=PALETTE.muted, linestyle=":", label="1e-6")
+        axis.axhline(
+            POPULATION_TARGET,
+            color=PALETTE.muted,
+            linestyle=":",
+            label=f"target, {POPULATION_TARGET:g}",
+        )
         axis.set_yscale("log")
         axis.set_xlabel("Adam steps")
         axis.set_ylabel(r"max $|\pi_\theta - \pi^*|$")

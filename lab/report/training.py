@@ -10,7 +10,7 @@ from dataclasses import asdict
 from typing import TYPE_CHECKING
 
 from lab.report.tables import figure, markdown_table, text_table
-from lab.training.runs import RunReport, TabularExperiment, summarise
+from lab.training.runs import POPULATION_TARGET, RunReport, TabularExperiment, summarise
 
 if TYPE_CHECKING:  # only a type here: importing it at run time would load transformers
     from lab.training.transformer_runs import TransformerExperiment
@@ -50,9 +50,11 @@ def summary_lines(reports: list[RunReport]) -> list[str]:
     summary = summarise(reports)
     lines = []
     if "population_max_abs_error" in summary:
+        verdict = {True: "within", False: "missed"}.get(summary.get("population_target_met"))
+        target = f": {verdict} the {POPULATION_TARGET:g} target" if verdict else ""
         lines.append(
             f"Population mode: max |π_θ − π*| = {figure(summary['population_max_abs_error'])}, "
-            f"TV(π_θ, π*) = {figure(summary['population_tv'])}."
+            f"TV(π_θ, π*) = {figure(summary['population_tv'])}{target}."
         )
     for n, stats in summary["samples"].items():
         lines.append(
@@ -118,6 +120,7 @@ def transformer_json(experiment: TransformerExperiment, command: str) -> dict:
             "vocabulary": list(world.vocabulary),
             "max_response_tokens": world.max_response_tokens,
         },
+        "data": None if experiment.data is None else str(experiment.data),
         "notes": experiment.notes,
         "summary": summarise(experiment.reports),
         "runs": [r.as_dict() for r in experiment.reports],
@@ -128,7 +131,11 @@ def transformer_header(experiment: TransformerExperiment) -> list[str]:
     """What the transformer runs trained: the model, the world, π_ref, the data."""
     config, world = experiment.config, experiment.enumerated.world
     model = config.model
-    pairs = "uniformly" if config.pairs_from == "uniform" else "from π_ref"
+    if experiment.data is not None:
+        pairs = f"pairs: the {experiment.reports[0].n_pairs} rows of {experiment.data}"
+    else:
+        drawn = "uniformly" if config.pairs_from == "uniform" else "from π_ref"
+        pairs = f"a pair's two responses drawn {drawn}"
     return [
         f"DPO on a tiny transformer: GPT-2, {model.n_layer} layers × {model.n_embd}, "
         f"{experiment.parameters:,} parameters, on {experiment.device}",
@@ -136,9 +143,7 @@ def transformer_header(experiment: TransformerExperiment) -> list[str]:
         f"{len(experiment.enumerated.responses)} responses each (≤ {world.max_response_tokens} "
         "tokens)",
         f"π_ref: the model after {config.warmup_steps} supervised warm-up steps; "
-        f"β = {config.beta}; {config.steps} Adam steps at lr {config.learning_rate}; "
-        f"a pair's two responses drawn "
-        f"{pairs}",
+        f"β = {config.beta}; {config.steps} Adam steps at lr {config.learning_rate}; {pairs}",
         *experiment.notes,
         "",
     ]

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 
 import torch
 from tqdm import tqdm
 
 DEVICE_TYPES = ("cpu", "cuda")
+# Where a run says what it is doing, a line per phase: ``stderr_line`` from the command line, so
+# that a run whose output is piped is not silent; None (the default) says nothing.
+Log = Callable[[str], None] | None
 
 
 def pick_device(requested: str | None = None) -> torch.device:
@@ -48,3 +51,13 @@ def progress_bar(iterable: Iterable, description: str, progress: bool | None) ->
     when stderr is a terminal."""
     disable = None if progress is None else not progress
     return tqdm(iterable, desc=description, disable=disable, leave=False, file=sys.stderr)
+
+
+def stderr_line(message: str) -> None:
+    """A progress line on stderr, flushed at once (a ``Log``)."""
+    print(message, file=sys.stderr, flush=True)
+
+
+def say(log: Log, message: str) -> None:
+    if log is not None:
+        log(message)

@@ -16,10 +16,11 @@ import torch
 from lab.core.validation import check_beta, check_count, check_positive
 from lab.data.batches import PreferenceBatch, concatenated_forward
 from lab.data.enumerated import PROPOSALS
-from lab.training.devices import progress_bar, single_cpu_thread
+from lab.training.devices import Log, progress_bar, say, single_cpu_thread
 from lab.training.weighted_loss import weighted_dpo_loss
 
 WARMUP_STEPS = 150  # supervised steps that turn the random tiny GPT-2 into π_ref
+PROGRESS_LINES = 5  # step lines a run logs when no progress bar is drawn
 
 
 @dataclass(frozen=True)
@@ -64,10 +65,27 @@ class TransformerConfig:
         check_count("steps", self.steps)
         check_count("warmup_steps", self.warmup_steps, minimum=0)
         check_positive("learning_rate", self.learning_rate)
+        largest = torch.finfo(torch.float32).max
+        if self.learning_rate > largest:  # Adam cannot scale a float32 step by it
+            raise ValueError(
+                f"learning_rate must be at most {largest:.2g} (the model's parameters are "
+                f"float32), got {self.learning_rate:g}"
+            )
         if self.batch_pairs is not None:
             check_count("batch_pairs", self.batch_pairs)
         if self.pairs_from not in PROPOSALS:
             raise ValueError(f"pairs_from must be one of {PROPOSALS}, got {self.pairs_from!r}")
+
+
+class TrainingDiverged(ValueError):
+    """The policy's log-probs stopped being finite during training: the step size was too large."""
+
+    def __init__(self, step: int, config: TransformerConfig, cause: str) -> None:
+        self.step, self.steps, self.learning_rate = step, config.steps, config.learning_rate
+        super().__init__(
+            f"training diverged at step {step} of {config.steps}: the policy's log-probs are no "
+            f"longer finite ({cause}); the learning rate {config.learning_rate:g} is too large"
+        )
 
 
 def start_policy(reference: torch.nn.Module) -> torch.nn.Module:
@@ -100,6 +118,7 @@ def train_transformer(
     seed: int | None = None,
     progress: bool | None = None,
     description: str = "DPO",
+    log: Log = None,
 ) -> list[dict[str, float]]:
     """Train π_θ in place with the DPO loss and Adam; return the metrics of every step.
 
@@ -110,21 +129,26 @@ def train_transformer(
             that many pairs with probability their weight; None: every pair, every step).
         seed: seeds the draws of pairs (default: ``config.seed``).
         progress: a bar on stderr; None: only when stderr is a terminal.
+        log: where a few step lines go when no bar is drawn (a piped run).
 
     Returns:
         One dict per step with the ``METRIC_NAMES``, measured before that step's update.
+
+    Raises:
+        TrainingDiverged when the log-probs stop being finite (a learning rate far too large).
     """
     generator = torch.Generator().manual_seed(config.seed if seed is None else seed)
     optimizer = torch.optim.Adam(policy.parameters(), lr=config.learning_rate)
     policy.train()
     history = []
     bar = progress_bar(range(config.steps), description, progress)
+    every = max(1, config.steps // PROGRESS_LINES)
     with single_cpu_thread():
-        for _ in bar:
+        for step in bar:
             pairs = (
                 batch if config.batch_pairs is None else batch.draw(config.batch_pairs, generator)
             )
-            loss, metrics = dpo_batch_loss(policy, pairs, config.beta)
+            loss, metrics = _step_loss(policy, pairs, config, step)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
@@ -132,5 +156,23 @@ def train_transformer(
             bar.set_postfix(
                 loss=f"{metrics['loss']:.4f}", margin=f"{metrics['rewards/margins']:.3f}"
             )
+            if bar.disable and ((step + 1) % every == 0 or step + 1 == config.steps):
+                say(
+                    log,
+                    f"  transformer: step {step + 1}/{config.steps}, loss {metrics['loss']:.4f}",
+                )
     policy.eval()
+    if not all(bool(torch.isfinite(p).all()) for p in policy.parameters()):
+        raise TrainingDiverged(config.steps, config, "the last step made parameters non-finite")
     return history
+
+
+def _step_loss(policy, pairs: PreferenceBatch, config: TransformerConfig, step: int):
+    """``dpo_batch_loss``; at a step after the first, non-finite log-probs mean the updates
+    diverged (the first step's π_θ is π_ref, whose log-probs are finite)."""
+    try:
+        return dpo_batch_loss(policy, pairs, config.beta)
+    except ValueError as error:
+        if step == 0:
+            raise
+        raise TrainingDiverged(step, config, str(error)) from error
