@@ -255,3 +255,35 @@ def test_make_names_the_clips_for_an_unknown_target_or_file() -> None:
         "renders/step1_objective.gif is not a file of a clip; its files are "
         "renders/step1_objective.mp4" in make("renders/step1_objective.gif")
     )
+
+
+def test_parsing_a_compiled_svg_waits_for_the_tex_lock(tmp_path: Path) -> None:
+    """Manim parses an SVG through a ``<hash>_.svg`` it writes beside it and deletes; two renders
+    parsing one TeX at once deleted each other's file. The parse takes the TeX lock."""
+    from manim import SVGMobject
+
+    lock = tmp_path / "tex.lock"
+    with tempconfig({"media_dir": str(tmp_path)}), guarded_manim(lock):
+        MathTex(r"\alpha + 11")
+        (svg,) = config.get_dir("tex_dir").glob("*.svg")
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLD_TEX_LOCK, str(lock)], stdout=subprocess.PIPE, text=True
+    )
+    assert holder.stdout.readline().strip() == "holding"
+    started = time.monotonic()
+    with guarded_manim(lock):
+        SVGMobject(svg)  # the parse alone, no compile: it waits for the lock
+    waited = time.monotonic() - started
+    holder.wait()
+    assert waited >= 0.4
+
+
+HOLD_TEX_LOCK = textwrap.dedent(
+    """
+    import fcntl, sys, time
+    with open(sys.argv[1], "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        print("holding", flush=True)
+        time.sleep(0.5)
+    """
+)
