@@ -15,7 +15,7 @@ read_catalog = $(shell $(PYTHON) scenes/catalog.py $1)$(if $(filter 0,$(.SHELLST
   $(error cannot read the clips: '$(PYTHON) scenes/catalog.py $1' failed (PYTHON=... sets the Python 3 to use)))
 CLIPS := $(call read_catalog,names)
 LECTURE_CLIPS := $(call read_catalog,lecture)
-CLIP_FILES := mp4 srt vtt png
+CLIP_FILES := mp4 srt vtt chapters.vtt png
 
 VALID_QUALITIES := low medium high
 ifeq ($(filter $(QUALITY),$(VALID_QUALITIES)),)
@@ -59,6 +59,9 @@ render: $(RENDERS)/manifest.json $(RENDERS)/claims.json ## render every clip, th
 .PRECIOUS: $(foreach kind,$(CLIP_FILES),$(RENDERS)/%.$(kind)) build/clips/%.json \
   $(RENDERS)/manifest.json $(RENDERS)/claims.json $(RENDERS)/lab_report.md $(RENDERS)/transformer.json
 $(CLIPS): %: $(foreach kind,$(CLIP_FILES),$(RENDERS)/%.$(kind))
+
+# The remux that writes a clip's MP4 (index first, chapter markers) and its chapters file.
+SCENE_SHARED += scenes/chapters.py scenes/mp4.py
 
 $(foreach kind,$(CLIP_FILES),$(RENDERS)/%.$(kind)) build/clips/%.json: scenes/%.py $(SCENE_SHARED) $(LAB_SOURCES) build/quality | system-deps $(INSTALLED)
 	$(PY) -m scenes.render $* --quality $(QUALITY)
