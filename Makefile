@@ -99,9 +99,11 @@ $(RENDERS)/index.html: $(RENDERS)/manifest.json $(RENDERS)/claims.json scenes/pa
   scenes/page.css scenes/page.js | $(INSTALLED)
 	$(PY) -m scenes.page --manifest $(RENDERS)/manifest.json --claims $(RENDERS)/claims.json --out $@
 
-# A screenshot of the course page as headless Chromium shows it (never into renders/).
+# A screenshot of the course page as it is, in headless Chromium (never into renders/). It
+# renders nothing: a page of another QUALITY would otherwise be rendered again first.
 SCREENSHOT ?= /tmp/dpo-course-page.png
-screenshot: $(RENDERS)/index.html test-deps ## the course page in headless Chromium, as a PNG (SCREENSHOT=/tmp/dpo-course-page.png)
+screenshot: test-deps ## the course page in headless Chromium, as a PNG (SCREENSHOT=/tmp/dpo-course-page.png)
+	@test -f $(RENDERS)/index.html || { echo "error: no $(RENDERS)/index.html: make render first" >&2; exit 1; }
 	$(PY) tests/browser.py $(RENDERS)/index.html $(SCREENSHOT)
 
 # The lab's training report: runs vs π*, figures/ (PNG, SVG), training.json, lab_report.md.

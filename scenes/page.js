@@ -7,12 +7,14 @@ if (location.protocol === "file:") {
   }
 }
 
-// A chapter's or a caption's time button moves its video there (playing or paused, as it was).
+// A chapter's or a caption's time button moves its video there (playing or paused, as it was),
+// a millisecond on: at a cue's exact start Chromium still shows the cue that ends there, too.
+const PAST_THE_BOUNDARY = 0.001;
 document.addEventListener("click", (event) => {
   const button = event.target.closest("button[data-seek]");
   if (!button) return;
   const video = document.getElementById(button.dataset.video);
-  video.currentTime = Number(button.dataset.seek);
+  video.currentTime = Number(button.dataset.seek) + PAST_THE_BOUNDARY;
   video.scrollIntoView({ block: "nearest" });
 });
 

@@ -223,13 +223,14 @@ def _claims_table(clip: dict, evidence: dict[str, dict]) -> str:
 
 def _claim_row(claim: dict) -> str:
     headline = next(iter(claim.get("measured", {}).items()), None)
-    measured = (
-        f"<code>{escape(headline[0])}</code> = {escape(figure(headline[1]))}" if headline else "—"
-    )
+    measured = "—"
+    if headline:  # a long name may break after its underscores
+        name = escape(headline[0]).replace("_", "_<wbr>")
+        measured = f"<code>{name}</code> = {escape(figure(headline[1]))}"
     return (
         f'<tr><th scope="row"><code>{escape(claim["id"])}</code></th>'
-        f"<td>{escape(claim['says'])}</td>"
-        f'<td class="figure">{measured}</td>'
+        f'<td class="says">{escape(claim["says"])}</td>'
+        f'<td class="measured">{measured}</td>'
         f'<td class="figure">{escape(figure(claim.get("tolerance")))}</td>'
         f'<td class="mark">{_mark(claim["passed"], "passed", "failed")}</td>'
         f'<td class="mark">{_mark(claim["refuted"], "refuted", "not refuted")}</td></tr>'
