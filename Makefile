@@ -15,7 +15,7 @@ read_catalog = $(shell $(PYTHON) scenes/catalog.py $1)$(if $(filter 0,$(.SHELLST
   $(error cannot read the clips: '$(PYTHON) scenes/catalog.py $1' failed (PYTHON=... sets the Python 3 to use)))
 CLIPS := $(call read_catalog,names)
 LECTURE_CLIPS := $(call read_catalog,lecture)
-CLIP_FILES := mp4 srt vtt png
+CLIP_FILES := mp4 srt vtt chapters.vtt png
 
 VALID_QUALITIES := low medium high
 ifeq ($(filter $(QUALITY),$(VALID_QUALITIES)),)
@@ -28,7 +28,7 @@ SCENE_SHARED := scenes/base.py scenes/style.py scenes/widgets.py scenes/labdata.
 	scenes/quantities.py scenes/catalog.py scenes/render.py manim.cfg
 
 .DEFAULT_GOAL := help
-.PHONY: help setup system-deps render test lint bench clean distclean FORCE $(CLIPS)
+.PHONY: help setup system-deps test-deps render screenshot test lint bench clean distclean FORCE $(CLIPS)
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | expand -t 14
@@ -40,6 +40,10 @@ setup: system-deps $(INSTALLED) ## install system packages (if missing) and the 
 system-deps:
 	@PYTHON=$(PYTHON) tools/ensure-system-deps.sh
 
+# The test suite also drives a headless Chromium (tests/test_page.py opens the course page).
+test-deps:
+	@PYTHON=$(PYTHON) tools/ensure-system-deps.sh --browser
+
 $(INSTALLED): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
 	  { echo "error: Python 3.11+ is needed; $(PYTHON) is $$($(PYTHON) --version 2>&1). Set PYTHON=..." >&2; exit 1; }
@@ -48,7 +52,7 @@ $(INSTALLED): pyproject.toml
 	$(VENV)/bin/pip install --quiet -e '.[dev]'
 	@touch $@
 
-render: $(RENDERS)/manifest.json $(RENDERS)/claims.json ## render every clip, the manifest and the claims report into renders/
+render: $(RENDERS)/manifest.json $(RENDERS)/claims.json $(RENDERS)/index.html ## render every clip, the manifest, the claims report and the course page into renders/
 	@echo "renders/: $$(cd $(RENDERS) && ls | tr '\n' ' ')"
 
 # Each clip is its own target (`make step2_optimal_policy`), so `make -j` renders clips in
@@ -57,8 +61,12 @@ render: $(RENDERS)/manifest.json $(RENDERS)/claims.json ## render every clip, th
 # the new one replaces it. Make must never delete them itself, on an error or an interrupt
 # (.DELETE_ON_ERROR would delete the old files the failed recipe did not touch): .PRECIOUS.
 .PRECIOUS: $(foreach kind,$(CLIP_FILES),$(RENDERS)/%.$(kind)) build/clips/%.json \
-  $(RENDERS)/manifest.json $(RENDERS)/claims.json $(RENDERS)/lab_report.md $(RENDERS)/transformer.json
+  $(RENDERS)/manifest.json $(RENDERS)/claims.json $(RENDERS)/lab_report.md $(RENDERS)/transformer.json \
+  $(RENDERS)/index.html
 $(CLIPS): %: $(foreach kind,$(CLIP_FILES),$(RENDERS)/%.$(kind))
+
+# The remux that writes a clip's MP4 (index first, chapter markers) and its chapters file.
+SCENE_SHARED += scenes/chapters.py scenes/mp4.py
 
 $(foreach kind,$(CLIP_FILES),$(RENDERS)/%.$(kind)) build/clips/%.json: scenes/%.py $(SCENE_SHARED) $(LAB_SOURCES) build/quality | system-deps $(INSTALLED)
 	$(PY) -m scenes.render $* --quality $(QUALITY)
@@ -86,6 +94,18 @@ $(RENDERS)/claims.json: $(LAB_SOURCES) | $(INSTALLED)
 	@mkdir -p $(RENDERS) build
 	$(PY) -m lab.cli verify --json > build/claims.json.partial && mv build/claims.json.partial $@
 
+# The course page: every clip with its captions, chapters, transcript and its claims' evidence.
+$(RENDERS)/index.html: $(RENDERS)/manifest.json $(RENDERS)/claims.json scenes/page.py \
+  scenes/page.css scenes/page.js | $(INSTALLED)
+	$(PY) -m scenes.page --manifest $(RENDERS)/manifest.json --claims $(RENDERS)/claims.json --out $@
+
+# A screenshot of the course page as it is, in headless Chromium (never into renders/). It
+# renders nothing: a page of another QUALITY would otherwise be rendered again first.
+SCREENSHOT ?= /tmp/dpo-course-page.png
+screenshot: test-deps ## the course page in headless Chromium, as a PNG (SCREENSHOT=/tmp/dpo-course-page.png)
+	@test -f $(RENDERS)/index.html || { echo "error: no $(RENDERS)/index.html: make render first" >&2; exit 1; }
+	$(PY) tests/browser.py $(RENDERS)/index.html $(SCREENSHOT)
+
 # The lab's training report: runs vs π*, figures/ (PNG, SVG), training.json, lab_report.md.
 render: $(RENDERS)/lab_report.md
 $(RENDERS)/lab_report.md: $(LAB_SOURCES) | $(INSTALLED)
@@ -103,7 +123,7 @@ $(RENDERS)/transformer.json: $(LAB_SOURCES) | $(INSTALLED)
 build/quality: FORCE
 	@mkdir -p build; echo $(QUALITY) | cmp -s - $@ || echo $(QUALITY) > $@
 
-test: system-deps $(INSTALLED) ## install what is missing, then run ruff and the whole test suite
+test: test-deps $(INSTALLED) ## install what is missing, then run ruff and the whole test suite
 	$(VENV)/bin/ruff check lab scenes tests bench
 	$(PY) -m pytest $(PYTEST_ARGS)
 

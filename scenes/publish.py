@@ -1,7 +1,7 @@
 """Publishing a clip's files into renders/ as one set: the old complete set or the new one.
 
-A clip is five files: ``<clip>.mp4``, ``.srt``, ``.vtt``, ``.png`` in renders/ and its record,
-``build/clips/<clip>.json``. A render makes the new set in a staging folder,
+A clip is six files: ``<clip>.mp4``, ``.srt``, ``.vtt``, ``.chapters.vtt``, ``.png`` in renders/
+and its record, ``build/clips/<clip>.json``. A render makes the new set in a staging folder,
 ``build/publish/<clip>.staging/``, and publishes it in two moves:
 
 1. commit: the staging folder, complete (every file written and flushed to disk), is renamed to
@@ -28,7 +28,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 PUBLISH_DIR = Path("build/publish")
-CLIP_FILES = ("mp4", "srt", "vtt", "png")
+CLIP_FILES = ("mp4", "srt", "vtt", "chapters.vtt", "png")
 
 
 def set_paths(clip: str, out_dir: Path, records_dir: Path) -> dict[str, Path]:

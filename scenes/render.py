@@ -11,8 +11,9 @@ clips of one quality, so the lecture reuses the steps' segments), under the guar
 video segments; serialised TeX). A clip's files are one set, published together
 (``scenes.publish``): renders/ holds the previous complete set until the new one replaces it.
 
-    <clip>.mp4   H.264, yuv420p            <clip>.srt, <clip>.vtt   captions
+    <clip>.mp4   H.264, yuv420p; index first, chapter markers   <clip>.srt, <clip>.vtt   captions
     <clip>.png   the poster frame (the moment the scene marked, else its last frame)
+    <clip>.chapters.vtt   its chapters (the sections it marked), for a <track kind="chapters">
 
 and the clip's JSON record (scene, step, chapter, size, fps, duration, claims shown, sections,
 captions with the numbers each states, files and their sha256) in build/clips/<clip>.json;
@@ -40,6 +41,8 @@ from lab.files import source_digest, write_text_atomically, written_atomically
 from scenes import publish as sets
 from scenes.caches import read_cache
 from scenes.catalog import QUALITIES, CatalogError, Clip, find_clip, manim_quality
+from scenes.chapters import chapters_vtt, clip_chapters
+from scenes.mp4 import write_web_mp4
 
 ROOT = Path(__file__).resolve().parents[1]
 MEDIA_DIR = Path("build/media")
@@ -277,9 +280,11 @@ def _stage(
     info = probe(video)
     staged = {kind: staging / f"{clip.name}.{kind}" for kind in sets.CLIP_FILES}
     srt_text = captions.read_text(encoding="utf-8") if captions and captions.exists() else ""
-    shutil.copyfile(video, staged["mp4"])
+    chapters = clip_chapters(scene.sections_at, info["duration"], clip.plain_title)
+    write_web_mp4(video, staged["mp4"], chapters)  # index first, chapter markers: a remux
     staged["srt"].write_text(srt_text, encoding="utf-8")
     staged["vtt"].write_text(srt_to_vtt(srt_text), encoding="utf-8")
+    staged["chapters.vtt"].write_text(chapters_vtt(chapters), encoding="utf-8")
     poster_seconds = save_poster(staged["mp4"], scene.poster_at, staged["png"])
     published = sets.set_paths(clip.name, out_dir, records_dir)
     record = {
@@ -297,6 +302,7 @@ def _stage(
         "poster_seconds": poster_seconds,
         "claims": scene.shown_claims,
         "sections": [{"name": name, "start": round(start, 3)} for name, start in scene.sections_at],
+        "chapters": [chapter.record() for chapter in chapters],
         "captions": [caption.record() for caption in scene.captions],
         "files": {kind: str(published[kind]) for kind in sets.CLIP_FILES},
         "sha256": {kind: sets.digest(staged[kind]) for kind in sets.CLIP_FILES},

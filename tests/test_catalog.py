@@ -109,10 +109,15 @@ def test_a_new_clip_needs_only_its_scene_and_its_catalog_entry(project_copy: Pat
     # `make -pn`: the commands `make render` would run, then make's database of rules.
     dry_run, database = run(["make", "-pn", "render"], project_copy).split("# Make data base")
     commands = [line for line in dry_run.splitlines() if "-m scenes." in line]
-    rendered = [line.split("-m scenes.render ")[1].split()[0] for line in commands[:-1]]
+    renders = [line for line in commands if "-m scenes.render " in line]
+    rendered = [line.split("-m scenes.render ")[1].split()[0] for line in renders]
     assert NEW_CLIP in rendered
     assert rendered.index(NEW_CLIP) < rendered.index("lecture")
-    assert "-m scenes.manifest" in commands[-1]  # after every clip
+    # The manifest after every clip, and the course page after the manifest.
+    assert [line.split("-m ")[1].split()[0] for line in commands[len(renders) :]] == [
+        "scenes.manifest",
+        "scenes.page",
+    ]
     manifest_needs, _ = prerequisites(database, "renders/manifest.json")
     assert f"build/clips/{NEW_CLIP}.json" in manifest_needs
     lecture_needs, lecture_after = prerequisites(database, "renders/lecture.mp4")

@@ -174,6 +174,6 @@ def test_commit_refuses_an_incomplete_set(folders) -> None:
     staged = {kind: staging / f"{CLIP}.{kind}" for kind in ("mp4", "srt")}
     for path in staged.values():
         path.write_text("new")
-    with pytest.raises(ValueError, match="lacks vtt, png, record"):
+    with pytest.raises(ValueError, match=r"lacks vtt, chapters\.vtt, png, record"):
         sets.commit(CLIP, staged, folders["publish"])
     assert state(folders) == "old"

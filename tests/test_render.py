@@ -50,7 +50,7 @@ def test_low_quality_render_matches_its_manifest_entry(tmp_path: Path) -> None:
     assert manifest_main(["--records", str(records), "--out", str(tmp_path / "m.json")]) == 1
     entry = build_manifest(records, clips=[clip])["clips"][0]
 
-    files = {kind: renders / f"{CLIP}.{kind}" for kind in ("mp4", "srt", "vtt", "png")}
+    files = {kind: renders / f"{CLIP}.{kind}" for kind in sets.CLIP_FILES}
     assert entry["files"] == {kind: str(path) for kind, path in files.items()}
     assert all(path.stat().st_size > 0 for path in files.values())
     assert (entry["name"], entry["scene"], entry["step"]) == (CLIP, clip.scene, 3)

@@ -43,3 +43,20 @@ def test_missing_packages_without_root_print_the_command_to_run(tmp_path: Path) 
     ):
         assert package in result.stderr
     assert "apt-get install -y --no-install-recommends" in result.stderr
+
+
+def test_the_browser_for_the_page_test_is_checked_only_when_asked(tmp_path: Path) -> None:
+    bin_dir = _fake_bin(tmp_path, uid=1000)
+    env = {"PATH": str(bin_dir), "PYTHON": shutil.which("python3")}
+
+    def missing(*flags: str) -> str:
+        result = subprocess.run(
+            [str(bin_dir / "bash"), str(SCRIPT), *flags],
+            capture_output=True, text=True, env=env, check=False,
+        )  # fmt: skip
+        assert result.returncode == 1
+        return result.stderr.splitlines()[0]
+
+    assert "chromium" not in missing()
+    assert missing("--browser").endswith(" chromium")
+    assert "and the page's browser test" in missing("--browser")

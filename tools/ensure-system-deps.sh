@@ -2,9 +2,17 @@
 # Make sure the system libraries Manim builds against and the LaTeX it typesets with are present.
 # Root on Debian/Ubuntu: installs what is missing with apt-get. Otherwise: prints the command to run.
 # A fast no-op when everything is there (it looks, it does not ask apt).
+# --browser: also Chromium, which the course page's test (tests/test_page.py) drives headless.
 set -euo pipefail
 
 packages=(libcairo2-dev libpango1.0-dev pkg-config texlive-latex-extra dvisvgm python3-venv)
+browser=0
+needed_for="Manim and LaTeX"
+if [ "${1:-}" = "--browser" ]; then
+  browser=1
+  packages+=(chromium)
+  needed_for+=" and the page's browser test"
+fi
 missing=()
 have() { command -v "$1" >/dev/null 2>&1; }
 
@@ -19,12 +27,14 @@ have dvisvgm || missing+=(dvisvgm)
 # Debian's own python3 makes virtualenvs only with python3-venv installed.
 python="${PYTHON:-python3}"
 "$python" -c 'import ensurepip, venv' >/dev/null 2>&1 || missing+=(python3-venv)
+# Debian's chromium package; the test talks to it over the DevTools pipe (no chromedriver).
+if [ "$browser" -eq 1 ]; then have chromium || missing+=(chromium); fi
 
 [ ${#missing[@]} -eq 0 ] && exit 0
 
 install_cmd="apt-get update && apt-get install -y --no-install-recommends ${missing[*]}"
 if [ "$(id -u)" -ne 0 ] || ! have apt-get; then
-  echo "error: missing system packages for Manim and LaTeX: ${missing[*]}" >&2
+  echo "error: missing system packages for $needed_for: ${missing[*]}" >&2
   echo "Run, as root (Debian/Ubuntu):" >&2
   echo "  sudo sh -c '$install_cmd'" >&2
   echo "(all of them: ${packages[*]})" >&2
