@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
-# Make sure the system libraries Manim builds against and the LaTeX it typesets with are present.
+# Make sure the system libraries Manim builds against, the LaTeX it typesets with and the offline
+# voice that narrates the clips (not needed when NARRATION=none) are present.
 # Root on Debian/Ubuntu: installs what is missing with apt-get. Otherwise: prints the command to run.
 # A fast no-op when everything is there (it looks, it does not ask apt).
 set -euo pipefail
 
-packages=(libcairo2-dev libpango1.0-dev pkg-config texlive-latex-extra dvisvgm python3-venv)
+packages=(libcairo2-dev libpango1.0-dev pkg-config texlive-latex-extra dvisvgm python3-venv
+  festival festvox-us-slt-hts espeak-ng)
 missing=()
 have() { command -v "$1" >/dev/null 2>&1; }
 
@@ -19,12 +21,18 @@ have dvisvgm || missing+=(dvisvgm)
 # Debian's own python3 makes virtualenvs only with python3-venv installed.
 python="${PYTHON:-python3}"
 "$python" -c 'import ensurepip, venv' >/dev/null 2>&1 || missing+=(python3-venv)
+# The narration's voice: festival's CMU SLT HTS voice, and espeak-ng for when festival is absent.
+if [ "${NARRATION:-voice}" != none ]; then
+  have text2wave || missing+=(festival)
+  [ -d /usr/share/festival/voices/us/cmu_us_slt_arctic_hts ] || missing+=(festvox-us-slt-hts)
+  have espeak-ng || missing+=(espeak-ng)
+fi
 
 [ ${#missing[@]} -eq 0 ] && exit 0
 
 install_cmd="apt-get update && apt-get install -y --no-install-recommends ${missing[*]}"
 if [ "$(id -u)" -ne 0 ] || ! have apt-get; then
-  echo "error: missing system packages for Manim and LaTeX: ${missing[*]}" >&2
+  echo "error: missing system packages for Manim, LaTeX and the narration: ${missing[*]}" >&2
   echo "Run, as root (Debian/Ubuntu):" >&2
   echo "  sudo sh -c '$install_cmd'" >&2
   echo "(all of them: ${packages[*]})" >&2
