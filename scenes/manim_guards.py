@@ -13,11 +13,15 @@
   the SVG while parsing) take a file lock across processes (``make -j``), and a TeX folder
   removed while rendering is made again instead of failing with Manim's "update dvisvgm" or
   "latex failed but did not produce a log file".
+- a quiet sound mux: Manim passes ffmpeg's command-line options (``shortest``, ``metadata``) to
+  PyAV's container, which warns on every narrated render that it did not use them. (The sound
+  track is made as long as the video by ``ClaimScene`` instead.)
 """
 
 from __future__ import annotations
 
 import fcntl
+import logging
 import os
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
@@ -53,6 +57,7 @@ def guarded_manim(lock_path: Path, announce: Callable[[str], None] = print) -> I
         )
         stack.enter_context(_patched(tex_mobject, "tex_to_svg_file", _locked_tex(lock_path)))
         stack.enter_context(_patched(SVGMobject, "generate_mobject", _locked_parse(lock_path)))
+        stack.enter_context(_quiet_unused_mux_options())
         yield
 
 
@@ -65,6 +70,19 @@ def _patched(owner, name: str, make: Callable) -> Iterator[None]:
         yield
     finally:
         setattr(owner, name, original)
+
+
+@contextmanager
+def _quiet_unused_mux_options() -> Iterator[None]:
+    def keep(record: logging.LogRecord) -> bool:
+        return not record.getMessage().startswith("Some options were not used: {'shortest'")
+
+    log = logging.getLogger("av.container.output")
+    log.addFilter(keep)
+    try:
+        yield
+    finally:
+        log.removeFilter(keep)
 
 
 # ---- the clock ------------------------------------------------------------------------------
