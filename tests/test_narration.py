@@ -150,6 +150,14 @@ def test_a_number_is_never_cut_and_belongs_to_the_cue_that_states_it() -> None:
         (holder,) = [c for c in cues if number in c.numbers]
         assert number.text in holder.text  # on one line, whole
     assert [len(c.numbers) for c in cues] == [1, 2]
+    assert "step 5" in cues[1].text  # nor cut from the word before it
+
+
+def test_a_number_stays_with_the_word_before_it() -> None:
+    text = "So π* is the unique best policy. Step {step} turns this around, to solve for r."
+    step = derivation_step(3)
+    (cue,) = sentence_cues(text.format(step=step.text), (step,), 0.0, 5.0)
+    assert "Step 3" in cue.text
 
 
 def test_a_number_the_text_does_not_state_stays_with_the_last_cue() -> None:

@@ -5,9 +5,9 @@ A cue is at most two lines of at most 42 characters (the common broadcast and st
 A sentence is cut at word boundaries into as few cues as fit, as even in length as possible,
 preferring cuts after punctuation; a cue longer than a line is broken into two lines of balanced
 length. A number the sentence states (a ``Stated``) is never cut in two ("3.1 × 10⁻⁷", "2 + 2 =
-4") and belongs to the cue whose text states it. The cues share the sentence's spoken time in
-proportion to their characters: the first starts when the voice starts, the last ends when it
-ends.
+4") nor from the word before it ("step 3"), and belongs to the cue whose text states it. The
+cues share the sentence's spoken time in proportion to their characters: the first starts when the
+voice starts, the last ends when it ends.
 
 WebVTT cues carry ``line:96%,end``: the caption's box sits on the bottom edge of the frame. Over
 every second of every clip, the bottom eighth of the frame is where there is least on screen (the
@@ -85,9 +85,10 @@ def sentence_cues(
 
 
 def _words(text: str, unbreakable: Sequence[tuple[int, int]]) -> list[tuple[int, int]]:
-    """(start, end) of each word of ``text``; a space inside an ``unbreakable`` span is not a
-    word boundary."""
-    inside = {i for begin, end in unbreakable for i in range(begin, end)}
+    """(start, end) of each word of ``text``; a space inside an ``unbreakable`` span, or just
+    before one ("step 3", "= 0.5": a number stays with the word before it), is not a word
+    boundary."""
+    inside = {i for begin, end in unbreakable for i in range(begin - 1, end)}
     words, begin = [], 0
     for i, ch in enumerate(text):
         if ch == " " and i not in inside:
