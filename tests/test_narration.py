@@ -5,6 +5,7 @@ and a scene's timing waiting for its sentences."""
 from __future__ import annotations
 
 import itertools
+import json
 import re
 import unicodedata
 import wave
@@ -16,7 +17,7 @@ import srt
 from manim import Circle, FadeIn
 
 from scenes.base import ClaimScene
-from scenes.catalog import CLIPS
+from scenes.catalog import LECTURE, find_clip
 from scenes.narration import voices
 from scenes.narration.cues import (
     MAX_LINE_CHARS,
@@ -78,7 +79,7 @@ def test_an_unknown_symbol_is_read_by_its_name_never_dropped() -> None:
 def test_every_sentence_of_the_lecture_is_spoken_as_plain_words(clip_scene) -> None:
     """Every non-ASCII character the lecture's captions use is one the mapping knows (so none is
     read by its Unicode name), and what is said is ASCII."""
-    lecture = clip_scene(CLIPS[-1])
+    lecture = clip_scene(LECTURE)
     known = set("".join(SYMBOLS)) | set(CHARACTERS) | set("⁰¹²³⁴⁵⁶⁷⁸⁹⁻…")
     for sentence in lecture.sentences:
         text = sentence.speech.text
@@ -391,3 +392,30 @@ def test_a_silent_render_has_no_sound_track(tmp_path) -> None:
     info, sentences = render_spoken(tmp_path)  # NARRATION=none, as the tests run
     assert info["audio"] is None
     assert [s["voice"] for s in sentences] == ["none", "none"]
+
+
+def test_the_list_names_every_sentence_its_key_and_its_recording(monkeypatch, tmp_path, capsys):
+    from scenes.narration import __main__ as listing
+
+    clip = find_clip("step3_reparameterisation")
+    said = "Step 2 gave the optimal policy in terms of the reward."
+    write_wav(tmp_path / f"{sentence_key(said)}.wav", 1.0)
+    write_wav(tmp_path / "an-old-sentence-0123abcd.wav", 1.0)
+    entries = listing.catalogue((clip,), tmp_path)  # the clip constructed in fast mode, once
+    assert len(entries) == 11 and all(entry["clips"] == [clip.name] for entry in entries)
+    assert entries[0] == {
+        "key": sentence_key(said),
+        "text": said,
+        "spoken": said,
+        "clips": [clip.name],
+        "recording": str(tmp_path / f"{sentence_key(said)}.wav"),
+    }
+    monkeypatch.setattr(listing, "catalogue", lambda clips, recordings: entries)
+    assert listing.main(["list", "--recordings", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert f"{sentence_key(said)}\trecorded\t{clip.name}\n    {said}\n" in out
+    assert "\tvoice\tstep3_reparameterisation\n    Read it backwards: if we knew π*" in out
+    assert "11 sentences, 1 recorded" in out
+    assert "not the key of any sentence (reworded?): " in out and "an-old-sentence" in out
+    assert listing.main(["list", "--missing", "--json", "--recordings", str(tmp_path)]) == 0
+    assert json.loads(capsys.readouterr().out) == entries[1:]
