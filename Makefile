@@ -31,7 +31,8 @@ endif
 INSTALLED := $(VENV)/.installed
 LAB_SOURCES := $(wildcard lab/*.py lab/*/*.py)
 SCENE_SHARED := scenes/base.py scenes/style.py scenes/widgets.py scenes/labdata.py \
-	scenes/quantities.py scenes/catalog.py scenes/render.py manim.cfg $(wildcard scenes/narration/*.py)
+	scenes/quantities.py scenes/catalog.py scenes/render.py scenes/manim_guards.py manim.cfg \
+	$(wildcard scenes/narration/*.py)
 # A lecturer's recordings replace the voice sentence by sentence (narration/recordings/README.md).
 RECORDINGS := $(wildcard $(foreach ext,wav flac mp3 m4a ogg,narration/recordings/*.$(ext)))
 
