@@ -82,17 +82,49 @@ def _aac_as_recorded(original: Callable) -> Callable:
             return original(input_path, output_path, codec_name)
         with av.open(input_path) as source, av.open(output_path, "w") as target:
             stream = source.streams.audio[0]
-            context = stream.codec_context
-            layout = "mono" if context.channels == 1 else "stereo"
-            encoder = target.add_stream("aac", rate=context.sample_rate, layout=layout)
+            rate, channels = stream.codec_context.sample_rate, stream.codec_context.channels
+            layout = "mono" if channels == 1 else "stereo"
+            encoder = target.add_stream("aac", rate=rate, layout=layout)
+            # The encoder starts with a frame of priming samples, which the raw AAC stream Manim
+            # muxes from cannot mark as such: dropped from the start of the track instead, the
+            # sound is heard on time (the track begins with silence; here, with the voice's own
+            # lead-in) rather than one AAC frame (32 ms at 32 kHz) late.
+            skip, written = _priming(rate, layout), 0
             for frame in source.decode(stream):
-                for packet in encoder.encode(frame):
+                samples = frame.to_ndarray()  # packed: (1, samples × channels)
+                drop = min(skip, frame.samples)
+                skip -= drop
+                if drop == frame.samples:
+                    continue
+                trimmed = av.AudioFrame.from_ndarray(
+                    samples[:, drop * channels :], format=frame.format.name, layout=layout
+                )
+                trimmed.sample_rate, trimmed.pts = rate, written
+                written += trimmed.samples
+                for packet in encoder.encode(trimmed):
                     target.mux(packet)
             for packet in encoder.encode():
                 target.mux(packet)
         return None
 
     return convert_audio
+
+
+def _priming(rate: int, layout: str) -> int:
+    """Samples of priming the AAC encoder puts before the first input sample (1024 for FFmpeg's
+    own encoder): minus the timestamp of its first packet."""
+    import io
+
+    probe = av.open(io.BytesIO(), "w", format="adts")
+    encoder = probe.add_stream("aac", rate=rate, layout=layout)
+    channels = 1 if layout == "mono" else 2
+    silence = av.AudioFrame.from_ndarray(
+        np.zeros((1, 1024 * channels), dtype=np.int16), format="s16", layout=layout
+    )
+    silence.sample_rate, silence.pts = rate, 0
+    packets = [*encoder.encode(silence), *encoder.encode()]
+    probe.close()
+    return -min(packet.pts for packet in packets)
 
 
 @contextmanager

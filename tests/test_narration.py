@@ -360,6 +360,22 @@ def loudness(video: Path, start: float, end: float) -> float:
     return float(np.sqrt(np.mean(sound[int(start * rate) : int(end * rate)] ** 2)))
 
 
+def heard_at(video: Path, recording: Path, near: float) -> float:
+    """When the video's sound plays ``recording`` (a WAV at the track's rate), searched within
+    0.3 s of ``near``: the best match of the two waveforms."""
+    import av
+
+    with av.open(str(video)) as container:
+        frames = list(container.decode(audio=0))
+    rate = frames[0].sample_rate
+    sound = np.concatenate([frame.to_ndarray().mean(axis=0) for frame in frames])
+    with wave.open(str(recording)) as audio:
+        voice = np.frombuffer(audio.readframes(audio.getnframes()), dtype=np.int16) / 32768
+    first = max(0, int((near - 0.3) * rate))
+    window = sound[first : int((near + 0.3) * rate) + len(voice)]
+    return (first + int(np.argmax(np.correlate(window, voice, mode="valid")))) / rate
+
+
 def render_spoken(media: Path) -> tuple[dict, list[dict]]:
     from manim import tempconfig
 
@@ -387,6 +403,11 @@ def test_a_warm_render_is_narrated_like_a_cold_one(monkeypatch, tmp_path) -> Non
     assert cold["audio"]["codec"] == "aac" and as_recorded.items() <= cold["audio"].items()
     for sentence in warm_sentences:  # each sentence is heard, the one after a cached animation too
         assert loudness(warm["path"], sentence["start"] + 0.1, sentence["end"] - 0.1) > 0.01
+        # … when it is said, not an AAC frame late (the encoder's priming samples)
+        recording = Narrator("voice", fast=False).speak(sentence["text"]).audio
+        assert heard_at(warm["path"], recording, sentence["start"]) == pytest.approx(
+            sentence["start"], abs=1e-3
+        )
     rate = cold["audio"]["sample_rate"]
     assert abs(cold["audio"]["duration"] - cold["duration"]) <= 1 / 15 + 1024 / rate
     assert cold["duration"] == pytest.approx(warm_sentences[-1]["end"] + SENTENCE_GAP, abs=1 / 15)
