@@ -13,9 +13,10 @@
   the SVG while parsing) take a file lock across processes (``make -j``), and a TeX folder
   removed while rendering is made again instead of failing with Manim's "update dvisvgm" or
   "latex failed but did not produce a log file".
-- the sound track encoded as it was recorded: Manim encodes it as AAC at PyAV's default, 48 kHz
-  stereo, resampling a mono 32 kHz voice on the way — four times slower (12 s for the lecture's
-  7.6 minutes) than AAC at the track's own rate and channels (3 s, and half the bytes).
+- the sound track encoded as it was recorded, and on time: Manim encodes it as AAC at PyAV's
+  default, 48 kHz stereo, resampling a mono 32 kHz voice on the way — four times slower (12 s for
+  the lecture's 7.6 minutes) than AAC at the track's own rate and channels (3 s, half the bytes);
+  and the encoder's priming frame delayed every sound by 1024 samples.
 - a quiet sound mux: Manim passes ffmpeg's command-line options (``shortest``, ``metadata``) to
   PyAV's container, which warns on every narrated render that it did not use them. (The sound
   track is made as long as the video by ``ClaimScene`` instead.)
