@@ -8,6 +8,8 @@ PY := $(VENV)/bin/python
 # Installed first and pinned, so that a machine without a GPU never pulls CUDA wheels.
 TORCH_SPEC ?= torch==2.13.0
 QUALITY ?= medium
+# The clips' voice (scenes/narration/voices.py); none: silent clips, timed by reading time.
+NARRATION ?= voice
 RENDERS := renders
 # The clips come from scenes/catalog.py, the one list of them: it needs only the standard
 # library, so make reads it before any virtualenv exists. A failed read stops make here.
@@ -21,28 +23,35 @@ VALID_QUALITIES := low medium high
 ifeq ($(filter $(QUALITY),$(VALID_QUALITIES)),)
 $(error unknown QUALITY '$(QUALITY)'; valid values: $(VALID_QUALITIES))
 endif
+VALID_NARRATIONS := voice festival espeak-ng none
+ifeq ($(filter $(NARRATION),$(VALID_NARRATIONS)),)
+$(error unknown NARRATION '$(NARRATION)'; valid values: $(VALID_NARRATIONS))
+endif
 
 INSTALLED := $(VENV)/.installed
 LAB_SOURCES := $(wildcard lab/*.py lab/*/*.py)
 SCENE_SHARED := scenes/base.py scenes/style.py scenes/widgets.py scenes/labdata.py \
-	scenes/quantities.py scenes/catalog.py scenes/render.py manim.cfg
+	scenes/quantities.py scenes/catalog.py scenes/render.py scenes/manim_guards.py manim.cfg \
+	$(wildcard scenes/narration/*.py)
+# A lecturer's recordings replace the voice sentence by sentence (narration/recordings/README.md).
+RECORDINGS := $(wildcard $(foreach ext,wav flac mp3 m4a ogg,narration/recordings/*.$(ext)))
 
 .DEFAULT_GOAL := help
 .PHONY: help setup system-deps test-deps render screenshot test lint bench clean distclean FORCE $(CLIPS)
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | expand -t 14
-	@echo "Variables: QUALITY=low|medium|high (default medium), PYTHON, TORCH_SPEC"
+	@echo "Variables: QUALITY=low|medium|high (default medium), NARRATION=voice|festival|espeak-ng|none (default voice), PYTHON, TORCH_SPEC"
 	@echo "Render one clip: make <clip> (or make $(RENDERS)/<clip>.mp4)   clips: $(CLIPS)"
 
 setup: system-deps $(INSTALLED) ## install system packages (if missing) and the .venv
 
 system-deps:
-	@PYTHON=$(PYTHON) tools/ensure-system-deps.sh
+	@PYTHON=$(PYTHON) NARRATION=$(NARRATION) tools/ensure-system-deps.sh
 
 # The test suite also drives a headless Chromium (tests/test_page.py opens the course page).
 test-deps:
-	@PYTHON=$(PYTHON) tools/ensure-system-deps.sh --browser
+	@PYTHON=$(PYTHON) NARRATION=$(NARRATION) tools/ensure-system-deps.sh --browser
 
 $(INSTALLED): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
@@ -68,8 +77,8 @@ $(CLIPS): %: $(foreach kind,$(CLIP_FILES),$(RENDERS)/%.$(kind))
 # The remux that writes a clip's MP4 (index first, chapter markers) and its chapters file.
 SCENE_SHARED += scenes/chapters.py scenes/mp4.py
 
-$(foreach kind,$(CLIP_FILES),$(RENDERS)/%.$(kind)) build/clips/%.json: scenes/%.py $(SCENE_SHARED) $(LAB_SOURCES) build/quality | system-deps $(INSTALLED)
-	$(PY) -m scenes.render $* --quality $(QUALITY)
+$(foreach kind,$(CLIP_FILES),$(RENDERS)/%.$(kind)) build/clips/%.json: scenes/%.py $(SCENE_SHARED) $(LAB_SOURCES) build/quality build/narration-mode $(RECORDINGS) | system-deps $(INSTALLED)
+	NARRATION=$(NARRATION) $(PY) -m scenes.render $* --quality $(QUALITY)
 
 # Any other file asked of renders/: a clip's file of another kind, or a clip that does not exist.
 not_a_clip_file = $(RENDERS)/$1 is not a file of a clip; its files are $(CLIP_FILES:%=$(RENDERS)/$(basename $1).%)
@@ -119,9 +128,12 @@ $(RENDERS)/transformer.json: $(LAB_SOURCES) | $(INSTALLED)
 	$(PY) -m lab.cli train --policy transformer --json --plots $(RENDERS)/figures \
 	  > build/transformer.json.partial && mv build/transformer.json.partial $@
 
-# Rewritten only when QUALITY changes, so that clips re-render at the new quality.
+# Rewritten only when QUALITY (NARRATION) changes, so that clips re-render at the new quality
+# (with the new voice).
 build/quality: FORCE
 	@mkdir -p build; echo $(QUALITY) | cmp -s - $@ || echo $(QUALITY) > $@
+build/narration-mode: FORCE
+	@mkdir -p build; echo $(NARRATION) | cmp -s - $@ || echo $(NARRATION) > $@
 
 test: test-deps $(INSTALLED) ## install what is missing, then run ruff and the whole test suite
 	$(VENV)/bin/ruff check lab scenes tests bench

@@ -11,12 +11,18 @@ the scene ends it raises ``UnregisteredTexError`` for any TeX that is neither a 
 given sub-expressions, without changing the TeX itself: ``TransformMatchingTex`` then carries each
 part that two equations share from one line to the next.
 
-Captions: one caption track, one line at a time. ``show_claim`` captions the claim with its
-``says`` sentence, ``narrate`` captions a line of narration; each line lasts until the next one
-starts (or ``seconds``, when given). Manim writes them as an .srt file beside the video. A number
-in a narration line is a ``{field}`` filled from a ``scenes.quantities.Stated`` (a lab value
-formatted by its quantity's rule, or a number of the notation or of the lecture's structure); the
-scene records every caption with the numbers it states (``captions``).
+Narration: ``narrate(line, **numbers)`` speaks a sentence and captions it; ``narrate_claim(id)``
+speaks the claim's ``says`` sentence (``show_claim`` and ``transform_claim`` do). The voice starts
+when ``narrate`` is called (``scenes.narration.voices``: a lecturer's recording, else an offline
+voice; ``NARRATION=none``: silent, each sentence lasting its reading time), and the next
+``narrate`` — or ``narrate(None)``, or the end of the scene — first waits until the sentence has
+been spoken, and a short gap. ``with self.voiceover(line) as tracker:`` does the same for a block
+of animation timed to the sentence (``run_time=tracker.duration``), as manim-voiceover does. A
+number in a sentence is a ``{field}`` filled from a ``scenes.quantities.Stated`` (a lab value
+formatted by its quantity's rule, or a number of the notation or of the lecture's structure).
+Each sentence is captioned while it is spoken, in cues of at most two lines of 42 characters
+(``scenes.narration.cues``); the scene records every cue with the numbers it states
+(``captions``) and every sentence with who speaks it (``sentences``).
 """
 
 from __future__ import annotations
@@ -24,6 +30,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 from manim import (
@@ -42,6 +49,13 @@ from manim import (
 
 from lab.claims import all_claims, get_claim, normalise_tex
 from scenes import style
+from scenes.narration.cues import Caption, sentence_cues
+from scenes.narration.voices import (
+    SENTENCE_GAP,
+    Narrator,
+    Speech,
+    narration_mode,
+)
 from scenes.quantities import Stated, fill, said_by
 
 
@@ -101,27 +115,49 @@ def parts_of(equation: MathTex, tex: str) -> VGroup:
     return VGroup(*found)
 
 
-def reading_seconds(line: str) -> float:
-    """How long a caption must stay up for a student to read it."""
-    return max(style.MIN_CAPTION_SECONDS, len(line) / style.READING_CHARS_PER_SECOND)
-
-
 @dataclass(frozen=True)
-class Caption:
-    """One caption: its time on screen (seconds), its text and the numbers the text states."""
+class Sentence:
+    """A sentence the scene spoke: when it started (seconds) and its speech."""
 
     start: float
-    end: float
-    text: str
-    numbers: tuple[Stated, ...]
+    speech: Speech
+
+    @property
+    def end(self) -> float:
+        return self.start + self.speech.duration
 
     def record(self) -> dict:
         return {
             "start": round(self.start, 3),
             "end": round(self.end, 3),
-            "text": self.text,
-            "numbers": [number.record() for number in self.numbers],
+            "text": self.speech.text,
+            "key": self.speech.key,
+            "voice": self.speech.voice,
         }
+
+
+@dataclass(frozen=True)
+class VoiceoverTracker:
+    """The sentence of a ``voiceover`` block, as manim-voiceover's tracker has it: ``duration``
+    (seconds), ``start_t`` and ``end_t`` (scene time), ``get_remaining_duration()``."""
+
+    scene: Scene
+    sentence: Sentence
+
+    @property
+    def duration(self) -> float:
+        return self.sentence.speech.duration
+
+    @property
+    def start_t(self) -> float:
+        return self.sentence.start
+
+    @property
+    def end_t(self) -> float:
+        return self.sentence.end
+
+    def get_remaining_duration(self, buff: float = 0.0) -> float:
+        return max(self.end_t - self.scene.time + buff, 0.0)
 
 
 class ClaimScene(Scene):
@@ -134,9 +170,12 @@ class ClaimScene(Scene):
         self.marked_tex: set[str] = set()  # normalised TeX of titles and labels
         self.sections_at: list[tuple[str, float]] = []  # (section name, start second)
         self.poster_at: float | None = None  # second of the poster frame; None: the last frame
-        self.captions: list[Caption] = []  # every caption shown, in order
-        # The caption on screen now: (text, numbers, start, seconds).
-        self._caption: tuple[str, tuple[Stated, ...], float, float | None] | None = None
+        self.captions: list[Caption] = []  # every caption cue shown, in order
+        self.sentences: list[Sentence] = []  # every sentence spoken, in order
+        # Fast mode (tests, a last-frame render): no audio is made; durations are estimated.
+        fast = config.dry_run or self.renderer._original_skipping_status
+        self.narrator = Narrator(narration_mode(), fast=fast)
+        self._speaking: Sentence | None = None  # the sentence last spoken, until the gap after it
 
     # --- building mobjects -------------------------------------------------------------------
     def claim(self, claim_id: str, *, parts: Sequence[str] = (), **kwargs) -> MathTex:
@@ -162,52 +201,78 @@ class ClaimScene(Scene):
         kwargs.setdefault("font_size", style.TITLE_FONT_SIZE)
         return Tex(text, **kwargs)
 
-    # --- captions ----------------------------------------------------------------------------
-    def narrate(self, line: str | None, seconds: float | None = None, **numbers: Stated) -> None:
-        """Caption ``line`` from now until the next caption starts (at most ``seconds``).
-        ``None`` ends the current caption. Each ``{name}`` in ``line`` states ``numbers[name]``:
+    # --- narration ---------------------------------------------------------------------------
+    def narrate(self, line: str | None, **numbers: Stated) -> None:
+        """Speak ``line`` from now, captioned while it is spoken; ``None`` says nothing more.
+        Each ``{name}`` in ``line`` states ``numbers[name]``:
         ``narrate("… at β = {beta}.", beta=BETA(p.beta))``.
 
-        A caption stays up long enough to be read (``style.READING_CHARS_PER_SECOND``): if the
-        previous line has not had its reading time yet, the scene waits for it first.
+        The sentence spoken before, if any, is first let finish, with a short gap after it.
         """
         text, stated = fill(line, numbers) if line else (None, ())
-        self._caption_next(text, stated, seconds)
+        self._say(text, stated)
 
     def narrate_claim(self, claim_id: str) -> None:
-        """Caption the claim's ``says`` sentence from now on."""
-        self._caption_next(get_claim(claim_id).says, said_by(claim_id), None)
+        """Speak the claim's ``says`` sentence from now on."""
+        self._say(get_claim(claim_id).says, said_by(claim_id))
 
-    def _caption_next(
-        self, text: str | None, numbers: tuple[Stated, ...], seconds: float | None
-    ) -> None:
-        """End the caption on screen, once it has had its reading time, and start ``text``."""
-        if self._caption is not None:
-            previous, _, start, _ = self._caption
-            remaining = start + reading_seconds(previous) - self.time
-            if remaining > 1e-6:
-                # Whole frames, rounded up: Manim advances time one frame at a time.
-                frames = math.ceil(remaining * config.frame_rate - 1e-6)
-                self.wait(frames / config.frame_rate)
-        self._end_caption()
-        if text:
-            self._caption = (text, numbers, self.time, seconds)
+    @contextmanager
+    def voiceover(self, line: str, **numbers: Stated) -> Iterator[VoiceoverTracker]:
+        """Speak ``line`` (as ``narrate`` does) over the animations of the block, and wait at its
+        end until the sentence has been spoken:
 
-    def _end_caption(self) -> None:
-        if self._caption is None:
+            with self.voiceover("Z(x) cancels.") as tracker:
+                self.play(Create(cross), run_time=tracker.duration)
+        """
+        text, stated = fill(line, numbers)
+        sentence = self._say(text, stated)
+        yield VoiceoverTracker(self, sentence)
+        self._wait_until(sentence.end)
+
+    def _say(self, text: str | None, numbers: tuple[Stated, ...]) -> Sentence | None:
+        """Let the sentence before finish (and the gap after it), then speak ``text``."""
+        if self._speaking is not None:
+            self._wait_until(self._speaking.end + SENTENCE_GAP)
+            self._speaking = None
+        if not text:
+            return None
+        speech = self.narrator.speak(text)
+        if speech.audio is not None:
+            # Manim leaves the renderer skipping after an animation it found in its cache, and
+            # drops a sound added while it skips: a warm render would be silent.
+            self.renderer.skip_animations = self.renderer._original_skipping_status
+            self.add_sound(str(speech.audio))
+        sentence = Sentence(self.time, speech)
+        for cue in sentence_cues(text, numbers, sentence.start, speech.duration):
+            # Manim stamps a caption at the current time plus ``offset``.
+            offset = cue.start - self.time
+            self.add_subcaption(cue.text, duration=cue.end - cue.start, offset=offset)
+            self.captions.append(cue)
+        self.sentences.append(sentence)
+        self._speaking = sentence
+        return sentence
+
+    def _wait_until(self, moment: float) -> None:
+        remaining = moment - self.time
+        if remaining > 1e-6:
+            # Whole frames, rounded up: Manim advances time one frame at a time.
+            self.wait(math.ceil(remaining * config.frame_rate - 1e-6) / config.frame_rate)
+
+    def _audio_as_long_as_the_video(self) -> None:
+        """Manim's sound track ends with the last sound: pad it with silence, or cut it, to the
+        video's length, so the two streams end together."""
+        writer = self.renderer.file_writer
+        if not getattr(writer, "includes_sound", False):
             return
-        text, numbers, start, seconds = self._caption
-        self._caption = None
-        end = self.time if seconds is None else min(self.time, start + seconds)
-        if end > start:
-            # Manim stamps a caption at the current time plus ``offset``: reach back to its start.
-            self.add_subcaption(text, duration=end - start, offset=start - self.time)
-            self.captions.append(Caption(start, end, text, numbers))
+        from manim.scene.scene_file_writer import AudioSegment
+
+        writer.add_audio_segment(AudioSegment.silent(0), time=self.time)
+        writer.audio_segment = writer.audio_segment[: round(self.time * 1000)]
 
     def show_claim(
         self, claim_id: str, *, animation=Write, hold: float = style.HOLD, **kwargs
     ) -> MathTex:
-        """Write a claim on screen, captioned by its ``says`` sentence, then hold it."""
+        """Write a claim on screen, speaking its ``says`` sentence, then hold it."""
         equation = self.claim(claim_id, **kwargs)
         self.narrate_claim(claim_id)
         self.play(animation(equation), run_time=2.0)
@@ -286,7 +351,8 @@ class ClaimScene(Scene):
         return [tex for key, tex in self.shown_tex.items() if key not in allowed]
 
     def tear_down(self) -> None:
-        self._end_caption()
+        self._say(None, ())  # the last sentence is heard to its end
+        self._audio_as_long_as_the_video()
         super().tear_down()
         unregistered = self.unregistered_tex()
         if unregistered:

@@ -11,6 +11,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 
+from scenes.narration.cues import timestamp
+
 
 @dataclass(frozen=True)
 class Chapter:
@@ -44,17 +46,8 @@ def chapters_vtt(chapters: Iterable[Chapter]) -> str:
     """WebVTT chapter cues: one per chapter, its title the cue's text."""
     lines = ["WEBVTT", ""]
     for number, chapter in enumerate(chapters, start=1):
-        start, end = vtt_timestamp(chapter.start), vtt_timestamp(chapter.end)
+        start, end = timestamp(chapter.start), timestamp(chapter.end)
         # A cue's text ends at a blank line and may not hold "-->": keep the title one line.
         text = " ".join(chapter.title.replace("-->", "→").split())
         lines += [f"chapter-{number}", f"{start} --> {end}", text, ""]
     return "\n".join(lines)
-
-
-def vtt_timestamp(seconds: float) -> str:
-    """hh:mm:ss.mmm, WebVTT's timestamp."""
-    milliseconds = round(seconds * 1000)
-    hours, milliseconds = divmod(milliseconds, 3_600_000)
-    minutes, milliseconds = divmod(milliseconds, 60_000)
-    seconds, milliseconds = divmod(milliseconds, 1000)
-    return f"{hours:02d}:{minutes:02d}:{seconds:02d}.{milliseconds:03d}"

@@ -4,13 +4,14 @@
 
 One entry per clip of the catalog, in catalog order: name, scene class, step, chapter (its place
 in the lecture; null when the lecture does not play it), title, file paths, duration in seconds,
-frames, width, height, fps, the claim ids it shows, (for the lecture) its sections, and its
-captions: start and end in seconds, text, and the numbers the text states, each with what it is
-(a lab value with its quantity and value, or a number of the notation or of the lecture's
-structure). Run after the clips are rendered (``make render`` does). It first finishes any
-publish an interrupted render left half done (``scenes.publish.recover``); it fails, naming them,
-when a clip's record or one of its files is missing, a file is not the one its record names (by
-sha256), a record was written before records had captions, or clips differ in quality.
+frames, width, height, fps, its audio stream, the claim ids it shows, (for the lecture) its
+sections, its caption cues: start and end in seconds, text, and the numbers the text states, each
+with what it is (a lab value with its quantity and value, or a number of the notation or of the
+lecture's structure), and the sentences spoken: start, end, text, recording key and voice. Run
+after the clips are rendered (``make render`` does). It first finishes any publish an interrupted
+render left half done (``scenes.publish.recover``); it fails, naming them, when a clip's record or
+one of its files is missing, a file is not the one its record names (by sha256), a record was
+written before records had captions and sentences, or clips differ in quality or narration.
 """
 
 from __future__ import annotations
@@ -47,9 +48,11 @@ def build_manifest(
     if missing:
         raise ManifestError(f"no render record for: {', '.join(missing)} (render them first)")
     records = [json.loads((records_dir / f"{clip.name}.json").read_text()) for clip in clips]
-    stale = [record["name"] for record in records if "captions" not in record]
+    stale = [r["name"] for r in records if "captions" not in r or "sentences" not in r]
     if stale:
-        raise ManifestError(f"records without captions: {', '.join(stale)} (render them again)")
+        raise ManifestError(
+            f"records without captions or sentences: {', '.join(stale)} (render them again)"
+        )
     absent = [path for r in records for path in r["files"].values() if not Path(path).exists()]
     if absent:
         raise ManifestError(f"rendered files are missing: {', '.join(absent)}")
@@ -67,8 +70,12 @@ def build_manifest(
     qualities = {record["quality"] for record in records}
     if len(qualities) > 1:
         raise ManifestError(f"clips were rendered at different qualities: {sorted(qualities)}")
+    narrations = {record["narration"] for record in records}
+    if len(narrations) > 1:
+        raise ManifestError(f"clips were rendered with different NARRATION: {sorted(narrations)}")
     return {
         "quality": qualities.pop(),
+        "narration": narrations.pop(),
         "total_duration": round(sum(r["duration"] for r in records), 3),
         "clips": records,
     }

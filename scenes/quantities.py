@@ -176,21 +176,33 @@ def fill(template: str, numbers: Mapping[str, Stated]) -> tuple[str, tuple[State
     return "".join(pieces), tuple(stated)
 
 
+def number_spans(text: str, numbers: Sequence[Stated]) -> list[tuple[int, int] | None]:
+    """Where ``text`` states each of ``numbers``: (start, end) of its text, searched in order, each
+    after the last, as a whole number ("2" is not found inside "0.25" or "12"); None for a number
+    the text does not state."""
+    spans: list[tuple[int, int] | None] = []
+    position = 0
+    for number in numbers:
+        pattern = rf"(?<![\d.,]){re.escape(number.text)}(?![\d]|[.,]\d)"
+        found = re.compile(pattern).search(text, position)
+        spans.append(None if found is None else found.span())
+        if found is not None:
+            position = found.end()
+    return spans
+
+
 def unrecorded_numerals(text: str, numbers: Sequence[Stated]) -> list[str]:
     """What in ``text`` states a number that ``numbers`` does not record: each word that still
     has a numeral once the recorded numbers are taken out, in order, as whole numbers; and each
     recorded number that is not in the text ("… (recorded, not stated)")."""
     problems = []
-    rest, position = text, 0
-    for number in numbers:
-        # A whole number: "2" does not match inside "0.25" or "12".
-        pattern = rf"(?<![\d.,]){re.escape(number.text)}(?![\d]|[.,]\d)"
-        found = re.compile(pattern).search(rest, position)
-        if found is None:
+    rest = text
+    for number, span in zip(numbers, number_spans(text, numbers), strict=True):
+        if span is None:
             problems.append(f"{number.text} (recorded, not stated)")
             continue
-        rest = rest[: found.start()] + " " * len(number.text) + rest[found.end() :]
-        position = found.end()
+        start, end = span
+        rest = rest[:start] + " " * (end - start) + rest[end:]
     problems += [word for word in rest.split() if any(ch.isnumeric() for ch in word)]
     return problems
 

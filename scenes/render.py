@@ -11,12 +11,16 @@ clips of one quality, so the lecture reuses the steps' segments), under the guar
 video segments; serialised TeX). A clip's files are one set, published together
 (``scenes.publish``): renders/ holds the previous complete set until the new one replaces it.
 
-    <clip>.mp4   H.264, yuv420p; index first, chapter markers   <clip>.srt, <clip>.vtt   captions
+    <clip>.mp4   H.264, yuv420p, the narration as AAC; index first, chapter markers
+    <clip>.srt, <clip>.vtt   captions
     <clip>.png   the poster frame (the moment the scene marked, else its last frame)
     <clip>.chapters.vtt   its chapters (the sections it marked), for a <track kind="chapters">
 
-and the clip's JSON record (scene, step, chapter, size, fps, duration, claims shown, sections,
-captions with the numbers each states, files and their sha256) in build/clips/<clip>.json;
+``NARRATION`` (environment) picks the voice, or ``none`` for silent clips (``scenes.narration``);
+a voice that is not installed stops the render before it starts, in one line. The record (scene,
+step, chapter, size, fps, duration, its audio stream, claims shown, sections, caption cues with
+the numbers each states, the sentences spoken and by whom, files and their sha256) is written to
+build/clips/<clip>.json;
 ``python -m scenes.manifest`` gathers the records into renders/manifest.json (a separate step, so
 that parallel renders never write the same file). Two renders of one clip take turns; a render
 interrupted at any point is finished or undone by the next one. Progress goes to stderr.
@@ -43,6 +47,8 @@ from scenes.caches import read_cache
 from scenes.catalog import QUALITIES, CatalogError, Clip, find_clip, manim_quality
 from scenes.chapters import chapters_vtt, clip_chapters
 from scenes.mp4 import write_web_mp4
+from scenes.narration.cues import to_srt, to_vtt
+from scenes.narration.voices import NarrationError, narration_mode, voice_problem
 
 ROOT = Path(__file__).resolve().parents[1]
 MEDIA_DIR = Path("build/media")
@@ -122,33 +128,16 @@ def _claims_held(data: object) -> dict[str, bool]:
     return data
 
 
-def srt_to_vtt(srt_text: str) -> str:
-    """WebVTT captions from SubRip ones (the format browsers' <track> elements read)."""
-    import srt
-
-    cues = ["WEBVTT", ""]
-    for subtitle in srt.parse(srt_text):
-        start, end = (_vtt_time(t.total_seconds()) for t in (subtitle.start, subtitle.end))
-        cues += [str(subtitle.index), f"{start} --> {end}", subtitle.content, ""]
-    return "\n".join(cues)
-
-
-def _vtt_time(seconds: float) -> str:
-    milliseconds = round(seconds * 1000)
-    hours, milliseconds = divmod(milliseconds, 3_600_000)
-    minutes, milliseconds = divmod(milliseconds, 60_000)
-    seconds, milliseconds = divmod(milliseconds, 1000)
-    return f"{hours:02d}:{minutes:02d}:{seconds:02d}.{milliseconds:03d}"
-
-
 def probe(video: Path) -> dict:
-    """Frames, frame rate, duration, size and codec of a video, read back from the file."""
+    """Frames, frame rate, duration, size and codec of a video, and its audio stream (None when
+    silent), read back from the file."""
     import av
 
     with av.open(str(video)) as container:
         stream = container.streams.video[0]
         frames = stream.frames or sum(1 for _ in container.decode(video=0))
         fps = Fraction(stream.guessed_rate or stream.average_rate)
+        audio = _probe_audio(container)
         return {
             "frames": frames,
             "fps": float(fps),
@@ -157,7 +146,23 @@ def probe(video: Path) -> dict:
             "height": stream.codec_context.height,
             "codec": stream.codec_context.name,
             "pix_fmt": stream.codec_context.pix_fmt,
+            "audio": audio,
         }
+
+
+def _probe_audio(container) -> dict | None:
+    """Codec, sample rate, channels and duration (from its decoded samples) of the audio."""
+    if not container.streams.audio:
+        return None
+    stream = container.streams.audio[0]
+    samples = sum(frame.samples for frame in container.decode(stream))
+    rate = stream.codec_context.sample_rate
+    return {
+        "codec": stream.codec_context.name,
+        "sample_rate": rate,
+        "channels": stream.codec_context.channels,
+        "duration": round(samples / rate, 3),
+    }
 
 
 def save_poster(video: Path, seconds: float | None, destination: Path) -> float:
@@ -213,16 +218,29 @@ def render_clip(
         if done:
             say(f"{clip.name}: {done}")
         check_latex()
+        mode = _narration_mode()
         if verify:
             say(f"{clip.name}: verifying the {len(clip.claims)} claims it shows")
             verify_claims(clip.claims, announce=say)
-        say(f"{clip.name}: rendering at {quality} quality")
+        say(f"{clip.name}: rendering at {quality} quality, narration: {mode}")
         scene = _render_scene(clip, quality, say)
         staging = sets.staging_dir(clip.name, publish_dir)
         staged, record = _stage(clip, quality, scene, staging, out_dir, records_dir)
         sets.commit(clip.name, staged, publish_dir)
         sets.install(clip.name, out_dir, records_dir, publish_dir)
     return record
+
+
+def _narration_mode() -> str:
+    """NARRATION, checked: a known value, and a voice that is installed."""
+    try:
+        mode = narration_mode()
+    except NarrationError as error:
+        raise RenderError(str(error)) from error
+    problem = voice_problem(mode)
+    if problem:
+        raise RenderError(problem)
+    return mode
 
 
 def _render_scene(clip: Clip, quality: str, say: Callable[[str], None]):
@@ -276,14 +294,13 @@ def _stage(
     """The clip's new set, written into ``staging``: video, captions, poster and the record,
     which names the published paths and each file's sha256."""
     video = scene.output_plan.primary_artifact
-    captions = scene.output_plan.subcaption_file
     info = probe(video)
     staged = {kind: staging / f"{clip.name}.{kind}" for kind in sets.CLIP_FILES}
-    srt_text = captions.read_text(encoding="utf-8") if captions and captions.exists() else ""
     chapters = clip_chapters(scene.sections_at, info["duration"], clip.plain_title)
     write_web_mp4(video, staged["mp4"], chapters)  # index first, chapter markers: a remux
-    staged["srt"].write_text(srt_text, encoding="utf-8")
-    staged["vtt"].write_text(srt_to_vtt(srt_text), encoding="utf-8")
+    # Both caption files are written from the scene's cues, as the record is: the three agree.
+    staged["srt"].write_text(to_srt(scene.captions), encoding="utf-8")
+    staged["vtt"].write_text(to_vtt(scene.captions), encoding="utf-8")
     staged["chapters.vtt"].write_text(chapters_vtt(chapters), encoding="utf-8")
     poster_seconds = save_poster(staged["mp4"], scene.poster_at, staged["png"])
     published = sets.set_paths(clip.name, out_dir, records_dir)
@@ -299,11 +316,14 @@ def _stage(
         "fps": info["fps"],
         "frames": info["frames"],
         "duration": info["duration"],
+        "audio": info["audio"],
         "poster_seconds": poster_seconds,
         "claims": scene.shown_claims,
         "sections": [{"name": name, "start": round(start, 3)} for name, start in scene.sections_at],
         "chapters": [chapter.record() for chapter in chapters],
         "captions": [caption.record() for caption in scene.captions],
+        "narration": scene.narrator.mode,
+        "sentences": [sentence.record() for sentence in scene.sentences],
         "files": {kind: str(published[kind]) for kind in sets.CLIP_FILES},
         "sha256": {kind: sets.digest(staged[kind]) for kind in sets.CLIP_FILES},
     }
@@ -357,7 +377,7 @@ def main(argv: list[str] | None = None) -> int:
         from scenes.labdata import LabComputationError
         from scenes.manim_guards import TexConversionError
 
-        if isinstance(error, LabComputationError | TexConversionError):
+        if isinstance(error, LabComputationError | TexConversionError | NarrationError):
             print(f"error: {clip.name}: {error}", file=sys.stderr)
             return 1
         raise

@@ -17,6 +17,9 @@ import pytest
 import torch
 
 os.environ.setdefault("CUDA_VISIBLE_DEVICES", "")  # tests run on the CPU, GPU or not
+# Silent narration unless a test is about the voice (it sets NARRATION itself): no test needs a
+# speech synthesizer, and the renders tests make are not slowed down by one.
+os.environ["NARRATION"] = "none"
 torch.set_num_threads(1)  # the lab's tensors are tiny: threads only add synchronisation
 
 ROOT = Path(__file__).resolve().parents[1]

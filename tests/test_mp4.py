@@ -9,8 +9,9 @@ import av
 import pytest
 from media import make_clip
 
-from scenes.chapters import Chapter, chapters_vtt, clip_chapters, vtt_timestamp
+from scenes.chapters import Chapter, chapters_vtt, clip_chapters
 from scenes.mp4 import read_chapters, top_level_boxes, write_web_mp4
+from scenes.narration.cues import timestamp
 
 
 def test_each_section_is_a_chapter_to_the_next_one() -> None:
@@ -44,7 +45,7 @@ def test_chapters_as_webvtt() -> None:
         "chapter-1\n00:00:00.000 --> 00:00:07.500\nTitle\n\n"
         "chapter-2\n00:00:07.500 --> 01:02:05.000\nStep 1 → 2 <b>\n"
     )
-    assert vtt_timestamp(61.5334) == "00:01:01.533"
+    assert timestamp(61.5334) == "00:01:01.533"
 
 
 def packets(path: Path) -> dict[str, list[tuple]]:

@@ -35,8 +35,9 @@ from scenes.catalog import find_clip
 from scenes.chapters import chapters_vtt, clip_chapters
 from scenes.manifest import build_manifest
 from scenes.mp4 import read_chapters, top_level_boxes, write_web_mp4
+from scenes.narration.cues import Caption, to_srt, to_vtt
 from scenes.page import STYLE, Links, PageError, build_page, write_page
-from scenes.render import render_clip, save_poster, srt_to_vtt
+from scenes.render import render_clip, save_poster
 
 CLIP = "step3_reparameterisation"
 DEMO_CLAIMS = ("step4.sigmoid_identity", "step4.only_differences")
@@ -72,17 +73,16 @@ def _demo_clip(renders: Path, source: Path) -> dict:
     chapters = clip_chapters(sections, 3.0, "Three chapters")
     files = {kind: renders / f"{name}.{kind}" for kind in ("mp4", "srt", "vtt", "chapters.vtt")}
     write_web_mp4(source, files["mp4"], chapters)
-    srt_text = "1\n00:00:00,200 --> 00:00:01,400\nFirst <line> & “quotes”.\n\n"
-    srt_text += "2\n00:00:01,600 --> 00:00:02,900\nSecond line.\n"
-    files["srt"].write_text(srt_text, encoding="utf-8")
-    files["vtt"].write_text(srt_to_vtt(srt_text), encoding="utf-8")
+    cues = [
+        Caption(0.2, 1.4, "First <line> & “quotes”.", ()),
+        Caption(1.6, 2.9, "Second line.", ()),
+    ]
+    files["srt"].write_text(to_srt(cues), encoding="utf-8")
+    files["vtt"].write_text(to_vtt(cues), encoding="utf-8")
     files["chapters.vtt"].write_text(chapters_vtt(chapters), encoding="utf-8")
     files["png"] = renders / f"{name}.png"
     save_poster(files["mp4"], 1.5, files["png"])
-    captions = [
-        {"start": 0.2, "end": 1.4, "text": "First <line> & “quotes”.", "numbers": []},
-        {"start": 1.6, "end": 2.9, "text": "Second line.", "numbers": []},
-    ]
+    captions = [cue.record() for cue in cues]
     return {
         "name": name, "title": "Three chapters", "step": None, "chapter": None,
         "width": 64, "height": 48, "fps": 15.0, "frames": 45, "duration": 3.0,
@@ -116,7 +116,9 @@ def test_the_rendered_clip_is_a_web_mp4_with_its_chapters(site) -> None:
     boxes = top_level_boxes(video)
     assert boxes.index("moov") < boxes.index("mdat")  # faststart
     assert [c.record() for c in read_chapters(video)] == clip["chapters"]
-    assert clip["chapters"] == [{"title": "Solve for the reward", "start": 0.0, "end": 61.533}]
+    assert clip["chapters"] == [
+        {"title": "Solve for the reward", "start": 0.0, "end": round(clip["duration"], 3)}
+    ]
     assert "-->" in Path(clip["files"]["chapters.vtt"]).read_text(encoding="utf-8")
 
 

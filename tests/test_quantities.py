@@ -27,6 +27,7 @@ from scenes.quantities import (
     derivation_step,
     fill,
     notation,
+    number_spans,
     unrecorded_numerals,
 )
 
@@ -128,6 +129,19 @@ def test_unrecorded_numerals_finds_every_number_left() -> None:
     assert unrecorded_numerals("3.1 × 10⁻⁷", [ERROR(3.14e-7)]) == []
     assert unrecorded_numerals("10⁻⁷", []) == ["10⁻⁷"]
     assert unrecorded_numerals("2 then 0.5", [beta, two]) == ["2 (recorded, not stated)", "2"]
+
+
+def test_number_spans_find_where_each_number_is_stated() -> None:
+    """Where a caption states each number: what cuts a sentence into cues uses it, so that each
+    number goes with the cue whose text states it."""
+    two, beta = notation("2", "a two"), BETA(0.5)
+    text = "At β = 0.5, log 2; 0.25 and 12 are not a 2."
+    assert number_spans(text, [beta, two, two]) == [
+        (7, 10),
+        (16, 17),
+        (len(text) - 2, len(text) - 1),
+    ]
+    assert number_spans("only 0.25", [two]) == [None]
 
 
 def test_a_derivation_step_is_one_the_catalog_has() -> None:

@@ -1,13 +1,15 @@
-"""Rendering: one real low-quality render end to end, its manifest entry, and the failure modes
-(bad names, missing LaTeX, claims that do not hold, lab computations that fail)."""
+"""Rendering: one real low-quality render end to end, narrated, its manifest entry, and the
+failure modes (bad names, missing LaTeX, claims that do not hold, lab computations that fail)."""
 
 from __future__ import annotations
 
+import itertools
 import json
 import subprocess
 from pathlib import Path
 
 import av
+import numpy as np
 import pytest
 import srt
 from PIL import Image
@@ -24,7 +26,6 @@ from scenes.render import (
     check_latex,
     main,
     render_clip,
-    srt_to_vtt,
     verify_claims,
 )
 
@@ -33,7 +34,8 @@ ROOT = Path(__file__).resolve().parents[1]
 CLIP = "step3_reparameterisation"
 
 
-def test_low_quality_render_matches_its_manifest_entry(tmp_path: Path) -> None:
+def test_low_quality_render_matches_its_manifest_entry(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setenv("NARRATION", "voice")  # the offline voice (cached in build/narration)
     clip = find_clip(CLIP)
     renders, records = tmp_path / "renders", tmp_path / "records"
     said = []
@@ -44,7 +46,7 @@ def test_low_quality_render_matches_its_manifest_entry(tmp_path: Path) -> None:
     # Progress, a line per phase (and one every 15 s while Manim renders).
     assert said[:2] == [
         f"{CLIP}: verifying the {len(clip.claims)} claims it shows",
-        f"{CLIP}: rendering at low quality",
+        f"{CLIP}: rendering at low quality, narration: voice",
     ]
     # The full manifest wants every clip: with one record it refuses, naming the others.
     assert manifest_main(["--records", str(records), "--out", str(tmp_path / "m.json")]) == 1
@@ -70,16 +72,19 @@ def test_low_quality_render_matches_its_manifest_entry(tmp_path: Path) -> None:
     assert 30 <= entry["duration"] <= 90
 
     srt_text, vtt_text = files["srt"].read_text(), files["vtt"].read_text()
-    assert get_claim("step3.reparameterisation").says in srt_text
-    assert vtt_text.startswith("WEBVTT") and get_claim("step3.reparameterisation").says in vtt_text
-    # The entry's captions are the .srt's cues, each with the numbers it states.
-    cues = list(srt.parse(srt_text))
+    says = get_claim("step3.reparameterisation").says
+    assert says in " ".join(" ".join(caption["text"].split()) for caption in entry["captions"])
+    assert vtt_text.startswith("WEBVTT")
+    # The entry's captions are the .srt's cues and the .vtt's, each with the numbers it states.
+    cues, vtt_cues = list(srt.parse(srt_text)), vtt_text.split("\n\n")[1:]
     assert [caption["text"] for caption in entry["captions"]] == [cue.content for cue in cues]
-    for caption, cue in zip(entry["captions"], cues, strict=True):
+    assert len(vtt_cues) == len(cues)
+    for caption, cue, vtt_cue in zip(entry["captions"], cues, vtt_cues, strict=True):
         assert set(caption) == {"start", "end", "text", "numbers"}
-        # The record rounds to the millisecond, SubRip truncates: they differ by at most one.
-        assert caption["start"] == pytest.approx(cue.start.total_seconds(), abs=1.001e-3)
-        assert caption["end"] == pytest.approx(cue.end.total_seconds(), abs=1.001e-3)
+        assert caption["start"] == cue.start.total_seconds()  # both to the millisecond
+        assert caption["end"] == cue.end.total_seconds()
+        assert vtt_cue.split("\n", 2)[2].strip() == caption["text"]
+    check_the_narration(files["mp4"], entry)
     beta = labdata.prompt(0).beta
     stated = [number for caption in entry["captions"] for number in caption["numbers"]]
     assert {"text": BETA.text(beta), "kind": "lab", "what": "beta", "value": beta} in stated
@@ -91,14 +96,33 @@ def test_low_quality_render_matches_its_manifest_entry(tmp_path: Path) -> None:
     assert record["sha256"]["mp4"] == sets.digest(files["mp4"])
 
 
-def test_vtt_captions_from_srt() -> None:
-    srt_text = (
-        "1\n00:00:01,000 --> 00:01:02,500\nHello, β.\n\n2\n00:01:03,000 --> 00:01:04,000\nBye.\n"
-    )
-    assert srt_to_vtt(srt_text) == (
-        "WEBVTT\n\n1\n00:00:01.000 --> 00:01:02.500\nHello, β.\n\n"
-        "2\n00:01:03.000 --> 00:01:04.000\nBye.\n"
-    )
+def check_the_narration(video: Path, entry: dict) -> None:
+    """The clip's sound: AAC, as long as the video (within a frame and an AAC frame), speech
+    while each sentence is spoken, silence between sentences, and each cue while it is said."""
+    sentences = entry["sentences"]
+    assert [s["voice"] for s in sentences] == ["festival/cmu_us_slt_arctic_hts"] * len(sentences)
+    assert entry["audio"]["codec"] == "aac"
+    with av.open(str(video)) as container:
+        stream = container.streams.audio[0]
+        assert stream.codec_context.name == "aac"
+        frames = list(container.decode(stream))
+    rate = frames[0].sample_rate
+    sound = np.concatenate([frame.to_ndarray().mean(axis=0) for frame in frames])
+    assert abs(len(sound) / rate - entry["duration"]) <= 1 / entry["fps"] + 1024 / rate
+    assert entry["audio"]["duration"] == round(len(sound) / rate, 3)
+
+    def loudness(start: float, end: float) -> float:
+        return float(np.sqrt(np.mean(sound[int(start * rate) : int(end * rate)] ** 2)))
+
+    for sentence in sentences:
+        assert loudness(sentence["start"] + 0.2, sentence["end"] - 0.2) > 0.01, sentence["text"]
+        cues = [c for c in entry["captions"] if sentence["start"] <= c["start"] < sentence["end"]]
+        assert cues[0]["start"] == sentence["start"] and cues[-1]["end"] == sentence["end"]
+        assert " ".join(c["text"].replace("\n", " ") for c in cues) == sentence["text"]
+    for before, after in itertools.pairwise(sentences):
+        assert after["start"] >= before["end"] + 0.3 - 1e-3  # spoken, then a gap
+        assert loudness(before["end"] + 0.1, after["start"] - 0.02) < 1e-3  # past AAC's overlap
+    assert loudness(sentences[-1]["end"] + 0.1, entry["duration"]) < 1e-3
 
 
 def test_unknown_clip_and_quality_list_the_valid_ones(capsys) -> None:
@@ -175,11 +199,25 @@ def test_the_manifest_refuses_a_record_without_captions(tmp_path: Path) -> None:
     video.write_bytes(b"")
     record = {"name": CLIP, "quality": "low", "duration": 1.0, "files": {"mp4": str(video)}}
     (tmp_path / f"{CLIP}.json").write_text(json.dumps(record))
-    with pytest.raises(ManifestError, match=f"records without captions: {CLIP}"):
+    with pytest.raises(ManifestError, match=f"records without captions or sentences: {CLIP}"):
         build_manifest(tmp_path, clips=[find_clip(CLIP)])
     record["captions"] = []
     (tmp_path / f"{CLIP}.json").write_text(json.dumps(record))
+    with pytest.raises(ManifestError, match=f"records without captions or sentences: {CLIP}"):
+        build_manifest(tmp_path, clips=[find_clip(CLIP)])
+    record.update(sentences=[], narration="none")
+    (tmp_path / f"{CLIP}.json").write_text(json.dumps(record))
     assert build_manifest(tmp_path, clips=[find_clip(CLIP)])["clips"] == [record]
+
+
+def test_the_manifest_refuses_clips_narrated_differently(tmp_path: Path) -> None:
+    clips = [find_clip(CLIP), find_clip("step4_bradley_terry")]
+    for clip, narration in zip(clips, ("voice", "none"), strict=True):
+        record = {"name": clip.name, "quality": "low", "duration": 1.0, "files": {}}
+        record.update(captions=[], sentences=[], narration=narration)
+        (tmp_path / f"{clip.name}.json").write_text(json.dumps(record))
+    with pytest.raises(ManifestError, match=r"different NARRATION: \['none', 'voice'\]"):
+        build_manifest(tmp_path, clips=clips)
 
 
 def test_the_tex_lock_survives_manims_tex_cleanup(tmp_path: Path) -> None:

@@ -195,6 +195,8 @@ def test_the_manifest_finishes_a_committed_set_and_refuses_a_mixed_one(tmp_path:
         "quality": "low",
         "duration": 1.0,
         "captions": [],
+        "sentences": [],
+        "narration": "none",
         "files": {kind: str(paths[kind]) for kind in sets.CLIP_FILES},
         "sha256": {kind: sets.digest(staged[kind]) for kind in sets.CLIP_FILES},
     }

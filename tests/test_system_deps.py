@@ -40,6 +40,9 @@ def test_missing_packages_without_root_print_the_command_to_run(tmp_path: Path) 
         "pkg-config",
         "texlive-latex-extra",
         "dvisvgm",
+        "festival",
+        "festvox-us-slt-hts",
+        "espeak-ng",
     ):
         assert package in result.stderr
     assert "apt-get install -y --no-install-recommends" in result.stderr
@@ -60,3 +63,13 @@ def test_the_browser_for_the_page_test_is_checked_only_when_asked(tmp_path: Path
     assert "chromium" not in missing()
     assert missing("--browser").endswith(" chromium")
     assert "and the page's browser test" in missing("--browser")
+
+
+def test_silent_narration_needs_no_voice(tmp_path: Path) -> None:
+    bin_dir = _fake_bin(tmp_path, uid=1000)
+    env = {"PATH": str(bin_dir), "PYTHON": shutil.which("python3"), "NARRATION": "none"}
+    result = subprocess.run(
+        [str(bin_dir / "bash"), str(SCRIPT)], capture_output=True, text=True, env=env, check=False
+    )
+    missing = result.stderr.splitlines()[0]
+    assert "dvisvgm" in missing and "festival" not in missing and "espeak-ng" not in missing

@@ -1,13 +1,18 @@
 #!/usr/bin/env bash
-# Make sure the system libraries Manim builds against and the LaTeX it typesets with are present.
+# Make sure the system libraries Manim builds against, the LaTeX it typesets with and the offline
+# voice that narrates the clips (not needed when NARRATION=none) are present.
 # Root on Debian/Ubuntu: installs what is missing with apt-get. Otherwise: prints the command to run.
 # A fast no-op when everything is there (it looks, it does not ask apt).
 # --browser: also Chromium, which the course page's test (tests/test_page.py) drives headless.
 set -euo pipefail
 
 packages=(libcairo2-dev libpango1.0-dev pkg-config texlive-latex-extra dvisvgm python3-venv)
-browser=0
 needed_for="Manim and LaTeX"
+if [ "${NARRATION:-voice}" != none ]; then
+  packages+=(festival festvox-us-slt-hts espeak-ng)
+  needed_for+=", the narration"
+fi
+browser=0
 if [ "${1:-}" = "--browser" ]; then
   browser=1
   packages+=(chromium)
@@ -27,6 +32,12 @@ have dvisvgm || missing+=(dvisvgm)
 # Debian's own python3 makes virtualenvs only with python3-venv installed.
 python="${PYTHON:-python3}"
 "$python" -c 'import ensurepip, venv' >/dev/null 2>&1 || missing+=(python3-venv)
+# The narration's voice: festival's CMU SLT HTS voice, and espeak-ng for when festival is absent.
+if [ "${NARRATION:-voice}" != none ]; then
+  have text2wave || missing+=(festival)
+  [ -d /usr/share/festival/voices/us/cmu_us_slt_arctic_hts ] || missing+=(festvox-us-slt-hts)
+  have espeak-ng || missing+=(espeak-ng)
+fi
 # Debian's chromium package; the test talks to it over the DevTools pipe (no chromedriver).
 if [ "$browser" -eq 1 ]; then have chromium || missing+=(chromium); fi
 
