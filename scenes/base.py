@@ -63,6 +63,10 @@ class UnregisteredTexError(RuntimeError):
     """The scene showed TeX that is neither a registered claim nor marked as a title or label."""
 
 
+class MomentReached(Exception):
+    """Raised by ``ClaimScene.moment`` at the moment a snapshot test stops the scene."""
+
+
 def tex_mobjects(mobject: Mobject) -> Iterator[SingleStringMathTex]:
     """The outermost TeX mobjects in ``mobject``'s family. Numbers (DecimalNumber) are skipped:
     their digits are computed values, not equations."""
@@ -176,6 +180,8 @@ class ClaimScene(Scene):
         fast = config.dry_run or self.renderer._original_skipping_status
         self.narrator = Narrator(narration_mode(), fast=fast)
         self._speaking: Sentence | None = None  # the sentence last spoken, until the gap after it
+        self.moments_at: list[tuple[str, float]] = []  # (key moment, second)
+        self.stop_at_moment: str | None = None  # a snapshot test stops the scene here
 
     # --- building mobjects -------------------------------------------------------------------
     def claim(self, claim_id: str, *, parts: Sequence[str] = (), **kwargs) -> MathTex:
@@ -316,6 +322,13 @@ class ClaimScene(Scene):
         """Take the clip's poster frame (renders/<clip>.png) at this moment."""
         if self.poster_at is None:  # the first mark wins: the lecture keeps its title card
             self.poster_at = self.time
+
+    def moment(self, name: str) -> None:
+        """A key moment of the clip: a mid-clip snapshot (tests/test_snapshots.py) compares the
+        frame on screen here. Each clip module lists its moments in ``MOMENTS``."""
+        self.moments_at.append((name, self.time))
+        if name == self.stop_at_moment:
+            raise MomentReached(name)
 
     def clear_screen(self, run_time: float = 1.0) -> None:
         """Fade out everything on screen."""
