@@ -116,6 +116,17 @@ _PRESENTED: tuple[Clip, ...] = (
             "step5.same_as_rlhf",
         ),
     ),
+    Clip(
+        "gradient",
+        "Gradient",
+        "The gradient: what one DPO update does",
+        claims=(
+            "step6.implicit_reward",
+            "step6.dpo_gradient",
+            "step6.weight_stops_runaway",
+            "step6.no_mle_no_limit",
+        ),
+    ),
 )
 
 

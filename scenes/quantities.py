@@ -136,9 +136,10 @@ ERROR = Quantity(
     "error", "a difference that shrinks to nothing: max |π_θ − π*|", form="scientific", decimals=4
 )
 RESPONSE = Quantity("response", "a response of the toy world, quoted", form="verbatim")
+WEIGHT = Quantity("weight", "a pair's gradient weight σ(r̂_l − r̂_w), between 0 and 1", decimals=2)
 
 QUANTITIES: dict[str, Quantity] = {
-    q.name: q for q in (BETA, REWARD, LOG_RATIO, PROBABILITY, LOSS, COUNT, ERROR, RESPONSE)
+    q.name: q for q in (BETA, REWARD, LOG_RATIO, PROBABILITY, LOSS, COUNT, ERROR, RESPONSE, WEIGHT)
 }
 
 

@@ -61,7 +61,8 @@ class GradientConfig:
 class GradientRun:
     """A run's record. ``pairs`` are the distinct labelled pairs (chosen, rejected, how many of
     the N); ``weights[t][k]`` is pair k's σ(r̂_l − r̂_w) after t steps (t = 0: at π_ref);
-    ``margins`` and ``unweighted_margins`` the pairs' r̂_w − r̂_l in DPO's run and the ablation's."""
+    ``margins`` and ``unweighted_margins`` the pairs' r̂_w − r̂_l in DPO's run and the ablation's;
+    ``implicit_rewards`` every response's r̂ = β log π_θ/π_ref at the end of DPO's run."""
 
     config: GradientConfig
     prompt: str
@@ -71,6 +72,7 @@ class GradientRun:
     margins: list[list[float]]
     unweighted_margins: list[list[float]]
     losses: list[float]
+    implicit_rewards: list[float]
 
     @property
     def ranked_right(self) -> list[bool]:
@@ -111,6 +113,7 @@ class GradientRun:
             "margins": _rounded(self.margins),
             "unweighted_margins": _rounded(self.unweighted_margins),
             "losses": [round(loss, 8) for loss in self.losses],
+            "implicit_rewards": [round(reward, 8) for reward in self.implicit_rewards],
         }
 
 
@@ -166,7 +169,8 @@ def _descend(pair_loss, pairs, log_ref: torch.Tensor, config: GradientConfig) ->
             (grad,) = torch.autograd.grad(loss, theta)
             with torch.no_grad():
                 theta -= config.learning_rate * grad
-    return {"margins": margins, "losses": losses}
+    rewards = (config.beta * (torch.log_softmax(theta.detach(), dim=-1) - log_ref)).tolist()
+    return {"margins": margins, "losses": losses, "rewards": rewards}
 
 
 def gradient_experiment(config: GradientConfig = GradientConfig(), world: World | None = None):
@@ -189,6 +193,7 @@ def gradient_experiment(config: GradientConfig = GradientConfig(), world: World 
         margins=dpo["margins"],
         unweighted_margins=ablation["margins"],
         losses=dpo["losses"],
+        implicit_rewards=dpo["rewards"],
     )
     drift = run.summary()["dpo_margin_drift"]
     if drift > SETTLED:
