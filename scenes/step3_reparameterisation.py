@@ -39,6 +39,8 @@ from scenes.widgets import (
 )
 
 CLIP = find_clip("step3_reparameterisation")
+# Key moments (scene.moment): mid-clip snapshots compare the frame there.
+MOMENTS = ("solved", "constant_column")
 
 PI_STAR = r"\pi^*(y \mid x)"
 PI_REF = r"\pi_{\mathrm{ref}}(y \mid x)"

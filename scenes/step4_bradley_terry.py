@@ -39,6 +39,8 @@ from scenes.catalog import find_clip
 from scenes.widgets import box, heading, model_text, remark, strike
 
 CLIP = find_clip("step4_bradley_terry")
+# Key moments (scene.moment): mid-clip snapshots compare the frame there.
+MOMENTS = ("sigmoid_plot", "substituted", "z_cancelled")
 
 PREFERENCE = r"p^*(y_w \succ y_l \mid x)"
 CHOSEN_TERM = r"\beta \log \frac{\pi^*(y_w \mid x)}{\pi_{\mathrm{ref}}(y_w \mid x)}"
@@ -161,6 +163,10 @@ def the_sigmoid(scene: ClaimScene, title: VGroup) -> VGroup:
     )
     scene.add(dot, readout)
     scene.play(difference.animate.set_value(4.0), run_time=3)
+    # The dot stays where the sweep left it, a beat.
+    dot.clear_updaters()
+    readout.clear_updaters()
+    scene.wait(0.3)
     scene.moment("sigmoid_plot")
     shift = scene.claim("step4.only_differences", font_size=style.SMALL_FONT_SIZE)
     shift.next_to(sigma, DOWN, buff=0.6)
@@ -168,8 +174,6 @@ def the_sigmoid(scene: ClaimScene, title: VGroup) -> VGroup:
     scene.play(Write(shift), run_time=2)
     scene.play(Indicate(dot, color=style.TEXT), run_time=1)
     scene.wait(style.HOLD)
-    dot.clear_updaters()
-    readout.clear_updaters()
     scene.play(FadeOut(VGroup(identity, sigma, axes, labels, curve, dot, readout, shift)))
     return model
 
