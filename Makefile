@@ -71,7 +71,7 @@ render: $(RENDERS)/manifest.json $(RENDERS)/claims.json $(RENDERS)/index.html ##
 # (.DELETE_ON_ERROR would delete the old files the failed recipe did not touch): .PRECIOUS.
 .PRECIOUS: $(foreach kind,$(CLIP_FILES),$(RENDERS)/%.$(kind)) build/clips/%.json \
   $(RENDERS)/manifest.json $(RENDERS)/claims.json $(RENDERS)/lab_report.md $(RENDERS)/transformer.json \
-  $(RENDERS)/index.html
+  $(RENDERS)/gradient.json $(RENDERS)/index.html
 $(CLIPS): %: $(foreach kind,$(CLIP_FILES),$(RENDERS)/%.$(kind))
 
 # The remux that writes a clip's MP4 (index first, chapter markers) and its chapters file.
@@ -127,6 +127,12 @@ $(RENDERS)/transformer.json: $(LAB_SOURCES) | $(INSTALLED)
 	@mkdir -p build $(RENDERS)/figures
 	$(PY) -m lab.cli train --policy transformer --json --plots $(RENDERS)/figures \
 	  > build/transformer.json.partial && mv build/transformer.json.partial $@
+
+# The gradient chapter's experiment: each pair's weight σ(r̂_l − r̂_w) in a DPO run, and the run
+# without the weight: gradient.json and figures/gradient_weights.{png,svg}.
+render: $(RENDERS)/gradient.json
+$(RENDERS)/gradient.json: $(LAB_SOURCES) | $(INSTALLED)
+	$(PY) -m lab.cli experiment gradient --out $(RENDERS)
 
 # Rewritten only when QUALITY (NARRATION) changes, so that clips re-render at the new quality
 # (with the new voice).

@@ -19,14 +19,14 @@ TEX_COLORS: dict[str, str] = {
     r"\pi_\theta": PALETTE.policy,
     r"\pi^*": PALETTE.optimal,
     r"r(x, y)": PALETTE.reward,
-    r"r(x, y_w)": PALETTE.chosen,
-    r"r(x, y_l)": PALETTE.rejected,
+    r"r(x, y_w)": PALETTE.reward,  # a reward is green whatever it rewards
+    r"r(x, y_l)": PALETTE.reward,
     r"\beta": PALETTE.beta,
     r"Z(x)": PALETTE.partition,
     r"y_w": PALETTE.chosen,
     r"y_l": PALETTE.rejected,
-    r"r_w": PALETTE.chosen,
-    r"r_l": PALETTE.rejected,
+    r"r_w": PALETTE.reward,
+    r"r_l": PALETTE.reward,
     "A": PALETTE.chosen,
     "B": PALETTE.rejected,
 }

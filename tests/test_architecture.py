@@ -20,9 +20,11 @@ LAYERS = {
     "lab.core": 0,
     "lab.files": 0,
     "lab.palette": 0,
+    "lab.colour_vision": 0,
     "lab.worlds": 1,
     "lab.data": 2,
     "lab.training": 3,
+    "lab.experiments": 4,  # the chapters' experiments: runs of the trainers, with their records
     "lab.claims": 4,
     "lab.report": 5,
     "lab.cli": 6,

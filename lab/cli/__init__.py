@@ -5,6 +5,8 @@
     dpo-lab train --policy tabular [--json]     DPO and the RLHF pipeline on a toy world, vs π*
     dpo-lab train --policy transformer [--json] DPO on a tiny transformer, vs π* over every response
     dpo-lab plots [--out renders]               the tabular runs, figures and report, as files
+    dpo-lab experiment gradient [--out renders] each pair's gradient weight in a DPO run, and the
+                                                same run without the weight
 
 The trainers' options come from their config dataclasses (``TabularConfig``, ``TransformerConfig``):
 one option per field, its help text from the field. Options are checked before any training:
@@ -23,7 +25,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from lab.cli import commands, options
+from lab.cli import commands, experiments, options
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -60,6 +62,7 @@ def build_parser() -> argparse.ArgumentParser:
     options.add_config_options(plots, ("tabular",))
     plots.add_argument("--out", default="renders", help="output folder (default: renders)")
     plots.set_defaults(handler=commands.cmd_plots, subparser=plots)
+    experiments.add_experiment_parser(subcommands)
     return parser
 
 

@@ -45,7 +45,7 @@ def cmd_verify(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int
     return 0 if all(v.ok for v in verdicts) else 1
 
 
-def _command_line(args: argparse.Namespace) -> str:
+def command_line(args: argparse.Namespace) -> str:
     return "dpo-lab " + shlex.join(sys.argv[1:] if args.argv is None else args.argv)
 
 
@@ -120,7 +120,7 @@ def cmd_train(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     experiment = _tabular_experiment(plan, parser)
     if args.json:
         print(
-            json.dumps(tabular_json(experiment, _command_line(args)), indent=2, ensure_ascii=False)
+            json.dumps(tabular_json(experiment, command_line(args)), indent=2, ensure_ascii=False)
         )
     else:
         print(runs_text(experiment.reports))
@@ -180,7 +180,7 @@ def _report_transformer(experiment, args: argparse.Namespace) -> int:
     if args.plots is not None:
         write_transformer_figures(experiment, Path(args.plots))
     if args.json:
-        report = transformer_json(experiment, _command_line(args))
+        report = transformer_json(experiment, command_line(args))
         print(json.dumps(report, indent=2, ensure_ascii=False))
     else:
         print(runs_text(experiment.reports, transformer_header(experiment)))
@@ -199,7 +199,7 @@ def cmd_plots(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     plan = _tabular_plan(args, parser)
     out = preflight.check_output_folder(args.out, "--out", parser, ("figures",), PLOTS_FILES)
     experiment = _tabular_experiment(plan, parser)
-    command = _command_line(args)
+    command = command_line(args)
     figures = write_tabular_figures(experiment, out / "figures")
     write_text_atomically(
         out / "training.json",
