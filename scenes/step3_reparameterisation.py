@@ -122,15 +122,14 @@ def split_reward(p: labdata.Prompt, beta: float) -> list[list[float]]:
     return [ratio, constant, [a + b for a, b in zip(ratio, constant, strict=True)]]
 
 
-def show_the_constant(scene: ClaimScene, terms, marks: VGroup) -> VGroup:
-    """Each response's reward, split into its two terms by the lab: the second is one number."""
-    first, second = labdata.prompt(0), labdata.prompt(1)
-    beta = first.beta
+def split_table(scene: ClaimScene, first: labdata.Prompt, second: labdata.Prompt):
+    """The first prompt's answers, the lab's three columns and their headers, laid out with room
+    on the left for the longer of the two prompts' answers."""
     names = answer_names(first.responses)
     columns = [
         NumberColumn(values, quantity=quantity, color=color)
         for values, quantity, color in zip(
-            split_reward(first, beta),
+            split_reward(first, first.beta),
             (quantities.LOG_RATIO, quantities.LOG_RATIO, quantities.REWARD),
             (style.TEXT, style.PARTITION, style.REWARD),
             strict=True,
@@ -149,6 +148,14 @@ def show_the_constant(scene: ClaimScene, terms, marks: VGroup) -> VGroup:
     for header, column in zip(headers, columns, strict=True):
         header.next_to(column, UP, buff=0.35).set_x(column.get_center()[0])
     headers.align_to(headers[0], UP)
+    return names, columns, headers
+
+
+def show_the_constant(scene: ClaimScene, terms, marks: VGroup) -> VGroup:
+    """Each response's reward, split into its two terms by the lab: the second is one number."""
+    first, second = labdata.prompt(0), labdata.prompt(1)
+    beta = first.beta
+    names, columns, headers = split_table(scene, first, second)
 
     def prompt_line(p: labdata.Prompt) -> Text:
         return (

@@ -238,7 +238,9 @@ def substitute_and_cancel(scene: ClaimScene, model) -> None:
         run_time=1.5,
     )
     # Strokes in the text's colour: they must stand out on the purple terms they strike.
-    strikes = VGroup(*(strike(term, color=style.TEXT, stroke_width=5) for term in log_z_terms))
+    strikes = VGroup(
+        *(strike(term, color=style.TEXT, stroke_width=5).scale(0.9) for term in log_z_terms)
+    )
     note = remark(scene, "the same number, added once and subtracted once", color=style.PARTITION)
     note.next_to(substituted, DOWN, buff=0.45)
     scene.narrate("...once with a plus and once with a minus. They cancel.")
