@@ -54,6 +54,7 @@ TILTED_REFERENCE = r"\pi_{\mathrm{ref}}(y \mid x) \exp\!\Big(\frac{1}{\beta} r(x
 
 SWEEP_HIGH = 20.0  # β this large: π* is all but π_ref
 SWEEP_LOW = 0.05  # β this small: π* is all but the argmax
+SETTLE = 1.0  # seconds the bars rest at the lab's β at the end of the sweep, while it is said
 SIDE_MARGIN = 0.7  # an equation keeps at least this much of the frame free at each side
 MOMENTS = ("stationarity", "closed_form", "beta_swept")
 
@@ -220,9 +221,12 @@ def sweep_beta(scene: ClaimScene) -> VGroup:
     ) as said:
         scene.play(log_beta.animate.set_value(math.log(SWEEP_LOW)), run_time=said.duration)
     with scene.voiceover("In between, π* trades reward against closeness to π_ref.") as said:
-        scene.play(log_beta.animate.set_value(math.log(p.beta)), run_time=said.duration)
-    for mobject in (beta_value, tilt, optimal):
-        mobject.clear_updaters()
+        back = max(said.duration - SETTLE, SETTLE)
+        scene.play(log_beta.animate.set_value(math.log(p.beta)), run_time=back)
+        for mobject in (beta_value, tilt, optimal):
+            mobject.clear_updaters()
+        # The bars rest for the end of the sentence; a still frame draws the whole table.
+        scene.wait(1 / config.frame_rate)
     scene.moment("beta_swept")
     return VGroup(prompt_text, table, headers, tilt_note, beta_readout)
 
@@ -238,7 +242,8 @@ def present(scene: ClaimScene) -> None:
     value_note.move_to(UP * 0.6)
     gap = scene.claim("step2.gap_is_kl").next_to(value_note, DOWN, buff=0.7)
     scene.narrate("Write J(π) for the objective's value at a policy π.")
-    scene.play(FadeOut(bars), FadeIn(value_note, shift=UP * 0.2))
+    scene.play(FadeOut(bars), run_time=0.7)
+    scene.play(FadeIn(value_note, shift=UP * 0.2))
     scene.narrate_claim("step2.gap_is_kl")
     scene.play(Write(gap), run_time=2)
     scene.wait(style.HOLD)
