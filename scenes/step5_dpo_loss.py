@@ -50,7 +50,8 @@ from scenes.widgets import (
 
 CLIP = find_clip("step5_dpo_loss")
 # Key moments (tests/test_snapshots.py): the loss just written, the table's columns named, the
-# bars settled on π* after the last run, DPO's policy equal to RLHF's.
+# bars settled on π* after the last run, DPO's policy equal to RLHF's. Each follows a wait: the
+# snapshot draws only what the last play moved, and after a still wait that is the whole screen.
 MOMENTS = ("loss_written", "columns_named", "trained", "same_policy")
 
 OPTIMAL_W = r"\pi^*(y_w \mid x)"
@@ -106,8 +107,8 @@ def derive_the_loss(scene: ClaimScene, title: VGroup):
     transform_in_stages(
         scene, preference, loss, key_map={OPTIMAL_W: POLICY_W, OPTIMAL_L: POLICY_L}, run_time=3
     )
-    scene.moment("loss_written")
     scene.wait(1)
+    scene.moment("loss_written")
     loss = scene.regroup(
         loss, "step5.dpo_loss", [EXPECTATION, SIGMOID, CHOSEN_REWARD, REJECTED_REWARD]
     )
@@ -147,7 +148,7 @@ def name_the_rewards(scene: ClaimScene, loss, title: VGroup):
     scene.narrate_claim("step6.implicit_reward")
     scene.play(GrowFromCenter(chosen[0]), FadeIn(chosen[1]), run_time=1.2)
     scene.play(GrowFromCenter(rejected[0]), FadeIn(rejected[1]), run_time=1.2)
-    scene.play(Write(implicit), run_time=1.5)
+    scene.play(FadeIn(implicit[0]), Write(implicit[1]), run_time=1.5)
     scene.wait(1)
 
     reward_model = scene.claim(
@@ -314,6 +315,7 @@ def show_the_table(scene: ClaimScene, top: float) -> tuple[BarColumn, VGroup]:
         )
         scene.wait(max(tracker.get_remaining_duration() / 2 - 1, 0.2))
         scene.play(FadeIn(target), FadeIn(headers[2]), run_time=1)
+        scene.wait(0.5)
         scene.moment("columns_named")
     return policy, whole
 
@@ -351,16 +353,19 @@ def train_in_runs(scene: ClaimScene, policy: BarColumn, left_edge: float, top: f
                 run_time=0.8,
             )
             policy.remove_updater(glide)
+            scene.remove(progress)  # the tracker is not a picture: off the scene
             policy.set_values(run.snapshots[0].policy[p.index])
         # The bars glide from π_ref to the run's computed π_θ; the printed numbers then jump
         # to the lab's values (nothing in between is shown as if it had been computed).
         progress, glide = policy.glide(run.snapshots[0].policy[p.index], snapshot.policy[p.index])
         scene.play(progress.animate.set_value(1.0), run_time=1.2)
         policy.remove_updater(glide)
+        scene.remove(progress)  # the tracker is not a picture: off the scene
         policy.set_values(snapshot.policy[p.index])
         scene.play(FadeIn(row[2:]), run_time=0.5)
         current = snapshot.policy[p.index]
     scene.play(FadeOut(marker), run_time=0.4)
+    scene.wait(0.5)
     scene.moment("trained")
     return grid
 
@@ -383,8 +388,9 @@ def explain_the_last_gap(scene: ClaimScene, grid: VGroup) -> VGroup:
     return note
 
 
-def same_as_rlhf(scene: ClaimScene, left_edge: float, top: float) -> VGroup:
-    """π_θ^DPO = π*_{r_φ}, each side named, and how close the two policies are."""
+def same_as_rlhf(scene: ClaimScene, replaced: VGroup, left_edge: float, top: float) -> VGroup:
+    """π_θ^DPO = π*_{r_φ}, each side named, and how close the two policies are, in the place of
+    ``replaced``."""
     run = labdata.training()
     same = scene.claim(
         "step5.same_as_rlhf", font_size=LOSS_FONT_SIZE + 4, tex_to_color_map=SAME_POLICY_COLORS
@@ -403,9 +409,11 @@ def same_as_rlhf(scene: ClaimScene, left_edge: float, top: float) -> VGroup:
     block = VGroup(same, lines).arrange(DOWN, aligned_edge=LEFT, buff=0.45)
     block.next_to(np.array([left_edge, top, 0.0]), DOWN + RIGHT, buff=0.0)
     scene.narrate_claim("step5.same_as_rlhf")
+    scene.play(FadeOut(replaced), run_time=0.6)
     scene.play(FadeIn(same, shift=UP * 0.2))
     scene.play(FadeIn(lines[:3], lag_ratio=0.3), run_time=1.5)
     scene.play(FadeIn(lines[3:], shift=UP * 0.2))
+    scene.wait(0.5)
     scene.moment("same_policy")
     return block
 
@@ -429,8 +437,7 @@ def present(scene: ClaimScene) -> None:
     scene.play(FadeIn(converged, shift=UP * 0.2), run_time=0.8)
     scene.wait(1)
 
-    scene.play(FadeOut(grid), FadeOut(note), run_time=0.6)
-    same_as_rlhf(scene, right_of_table, top)
+    same_as_rlhf(scene, VGroup(grid, note), right_of_table, top)
     scene.narrate("That is DPO: the RLHF objective's solution, fitted directly from preferences.")
     scene.narrate(None)
 
