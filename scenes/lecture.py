@@ -91,7 +91,8 @@ def recap_heading(scene: ClaimScene) -> VGroup:
         font_size=style.HEADING_FONT_SIZE,
     )
     text.to_corner(UL, buff=0.45)
-    rule = Line(LEFT, RIGHT, stroke_width=2, color=style.MUTED).set_width(text.width + 0.2)
+    half = (text.width + 0.2) / 2
+    rule = Line(LEFT * half, RIGHT * half, stroke_width=2, color=style.MUTED)
     rule.next_to(text, DOWN, buff=0.12).align_to(text, LEFT)
     return VGroup(text, rule)
 
