@@ -95,7 +95,7 @@ def _check_same_as_rlhf(reading: Node, loss_fn: Callable) -> Evidence:
     star = optimal_policy(world.pi_ref, world.reward, world.beta)
     difference = (dpo - rlhf).abs().max().item()
     exists = bool(mle_exists(weights).all())
-    values = {r"\pi_\theta^{\mathrm{DPO}}": policy(dpo), r"\pi^*_{\hat r}": policy(rlhf)}
+    values = {r"\pi_\theta^{\mathrm{DPO}}": policy(dpo), r"\pi^*_{r_\phi}": policy(rlhf)}
     binding = world_binding(world, world.beta, values, tolerance=CONVERGENCE_TOLERANCE)
     binding.relative = False
     lab = Evidence(
@@ -129,8 +129,8 @@ CLAIMS = (
     Claim(
         id="step5.same_as_rlhf",
         step=5,
-        tex=r"\pi_\theta^{\mathrm{DPO}} = \pi^*_{\hat r} \quad \text{(reward model + "
-        r"KL-regularised RL)}",
+        # π*_{r_φ}: the optimal policy for the fitted reward model r_φ (r̂ is the implicit reward).
+        tex=r"\pi_\theta^{\mathrm{DPO}} = \pi^*_{r_\phi}",
         says="On the same preference data, DPO gives the same policy as fitting a reward model and "
         "then running KL-regularised RL.",
         check=lambda tex: _check_same_as_rlhf(tex, dpo_loss),
