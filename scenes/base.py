@@ -328,10 +328,6 @@ class ClaimScene(Scene):
         frame on screen here. Each clip module lists its moments in ``MOMENTS``."""
         self.moments_at.append((name, self.time))
         if name == self.stop_at_moment:
-            # Draw every mobject: after an animation, Manim's frame holds only what it moved
-            # over a cached background.
-            self.renderer.static_image = None
-            self.renderer.update_frame(self, ignore_skipping=True)
             raise MomentReached(name)
 
     def clear_screen(self, run_time: float = 1.0) -> None:

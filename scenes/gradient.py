@@ -186,6 +186,7 @@ def training_run(scene: ClaimScene) -> VGroup:
         high=quantities.WEIGHT(summary["wrong_weight_min"]),
     )
     scene.moment("weights_settled")
+    scene.mark_poster()  # the pairs spread along the weight curve
     scene.wait(1)
     return VGroup(axes, decorations, dots, counter, legend)
 
@@ -279,7 +280,7 @@ def trained_pair(scene: ClaimScene, run: GradientRun) -> VGroup:
     return VGroup(model_text(run.prompt, font_size=32), rows).arrange(DOWN, buff=0.5)
 
 
-def in_plain_words(scene: ClaimScene, gradient) -> None:
+def in_plain_words(scene: ClaimScene) -> None:
     """The implicit rewards of the pair trained most, and the loss in one sentence."""
     run = experiment()
     chosen, rejected, count = run.pairs[0]
@@ -302,8 +303,6 @@ def in_plain_words(scene: ClaimScene, gradient) -> None:
         "relative to the reference, hardest where the model still ranks the pair wrong."
     )
     scene.play(Write(words), run_time=2.5)
-    scene.narrate(None)
-    scene.play(FadeOut(pair, words, gradient))
 
 
 def present(scene: ClaimScene) -> None:
@@ -311,10 +310,10 @@ def present(scene: ClaimScene) -> None:
     title = heading(scene, CLIP)
     scene.play(FadeIn(title, shift=DOWN * 0.2))
     implicit_reward(scene, title)
-    gradient = the_gradient(scene, title)
+    the_gradient(scene, title)
     shown = training_run(scene)
     runaway(scene, shown)
-    in_plain_words(scene, gradient)
+    in_plain_words(scene)
 
 
 class Gradient(ClaimScene):

@@ -64,6 +64,11 @@ def test_moment(scene, clip, moment):
     scene.stop_at_moment = moment
     with pytest.raises(MomentReached):
         importlib.import_module(find_clip(clip).module).present(scene)
+    # The whole frame, drawn here: frames_comparison would redraw only what the last animation
+    # moved, over a background it resets.
+    scene.renderer.static_image = None
+    scene.renderer.update_frame(scene, ignore_skipping=True)
+    scene.animations = None
 
 
 def test_the_snapshots_really_compare(request: pytest.FixtureRequest) -> None:
