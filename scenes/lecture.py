@@ -14,7 +14,7 @@ import importlib
 import numpy as np
 from manim import DOWN, LEFT, ORIGIN, RIGHT, UL, UP, FadeIn, Line, VGroup, Write, config
 
-from scenes import style
+from scenes import quantities, style
 from scenes.base import ClaimScene
 from scenes.catalog import Clip, lecture_clips
 from scenes.widgets import remark
@@ -139,14 +139,29 @@ def section_name(clip: Clip) -> str:
     return clip.plain_title if clip.step is None else f"Step {clip.step}: {clip.plain_title}"
 
 
+def announce(scene: ClaimScene, clip: Clip) -> None:
+    """Say which chapter begins, as its heading fades in: no silent gap between chapters."""
+    if clip.step is None:
+        title = clip.plain_title
+        scene.narrate(f"Next, {title[0].lower()}{title[1:]}.")
+    else:
+        step = quantities.derivation_step(clip.step)
+        scene.narrate(f"Step {{step}}: {clip.plain_title}.", step=step)
+
+
 class Lecture(ClaimScene):
     def construct(self) -> None:
         self.next_section("Title")
         title_card(self)
-        self.clear_screen()
         for clip in lecture_clips():
+            # The sentence before is heard out, then the screen clears fast and the next
+            # chapter is announced, so that no stretch between chapters is still and silent.
+            self.narrate(None)
+            self.clear_screen(run_time=0.5)
             self.next_section(section_name(clip))
+            announce(self, clip)
             importlib.import_module(clip.module).present(self)
-            self.clear_screen()
+        self.narrate(None)
+        self.clear_screen(run_time=0.5)
         self.next_section("Recap")
         recap(self)
