@@ -17,7 +17,7 @@ from lab.training.transformer import (
     start_policy,
     train_transformer,
 )
-from lab.training.transformer_runs import run_transformer_pairs
+from lab.training.transformer_runs import TV_EVERY, run_transformer_pairs
 from lab.training.weighted_loss import METRIC_NAMES
 
 # reference_world (conftest): the token world with responses of at most 2 tokens.
@@ -49,6 +49,12 @@ def test_a_short_population_run_closes_most_of_the_distance_to_pi_star(reference
     assert report.metrics["rewards/accuracies"] > 0.5
     again = compare_to_optimum(policy_probs(policy, enumerated), enumerated.pi_star)
     assert again["tv"] == report.tv
+    # TV to π* as training went: measured before the first update, every TV_EVERY, at the end.
+    steps = [done for done, _ in report.tv_history]
+    assert steps == [0, TV_EVERY, 2 * TV_EVERY, config.steps]
+    assert report.tv_history[0][1] == pytest.approx(report.reference_tv, abs=1e-9)
+    assert report.tv_history[-1][1] == pytest.approx(report.tv, abs=1e-12)
+    assert report.tv_history[1][1] < report.tv_history[0][1]
 
 
 def test_minibatches_train_too_and_runs_are_reproducible(reference_world) -> None:

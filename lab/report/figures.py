@@ -230,4 +230,22 @@ def write_transformer_figures(experiment: TransformerExperiment, directory: Path
         )
         report.figure = str(paths[0])
         written += paths
+    population = [r for r in experiment.reports if r.n_pairs is None and r.tv_history]
+    if population:
+        written += plot_tv_vs_steps(population[0], directory)
     return written
+
+
+def plot_tv_vs_steps(report, directory: Path) -> list[Path]:
+    """TV(π_θ, π*) as the population run trained: transformer_tv.{png,svg}."""
+    steps, tvs = zip(*report.tv_history, strict=True)
+    with mpl.rc_context(STYLE):
+        figure = Figure(figsize=(6.4, 4.0))
+        axis = figure.subplots()
+        axis.plot(steps, tvs, color=PALETTE.policy, marker="o", markersize=3)
+        axis.set_yscale("log")
+        axis.set_xlabel("DPO steps (Adam)")
+        axis.set_ylabel(r"TV($\pi_\theta$, $\pi^*$), worst prompt")
+        axis.set_title(f"The tiny transformer closing on π* ({report.device})")
+        axis.grid(True, which="major")
+        return _save(figure, directory, "transformer_tv")

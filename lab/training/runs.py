@@ -54,6 +54,8 @@ class RunReport:
     rlhf_max_abs_difference: float | None = None  # max |π_θ(DPO) − π(reward model + KL-RL)|
     rlhf_max_abs_error: float | None = None  # max |π(reward model + KL-RL) − π*|
     figure: str | None = None
+    # (updates done, max over prompts of TV(π_θ, π*)) as training went: transformer runs against π*
+    tv_history: list[tuple[int, float]] | None = None
 
     def as_dict(self) -> dict:
         return asdict(self)

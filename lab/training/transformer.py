@@ -9,6 +9,7 @@ does not import transformers (``lab.training.policies`` builds the tiny GPT-2).
 from __future__ import annotations
 
 import copy
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import torch
@@ -19,6 +20,8 @@ from lab.data.enumerated import PROPOSALS
 from lab.training.devices import Log, progress_bar, say, single_cpu_thread
 from lab.training.weighted_loss import weighted_dpo_loss
 
+# A watcher of training: (every how many updates, called with (updates done, π_θ)).
+Watch = tuple[int, Callable[[int, torch.nn.Module], None]] | None
 WARMUP_STEPS = 150  # supervised steps that turn the random tiny GPT-2 into π_ref
 PROGRESS_LINES = 5  # step lines a run logs when no progress bar is drawn
 
@@ -119,6 +122,7 @@ def train_transformer(
     progress: bool | None = None,
     description: str = "DPO",
     log: Log = None,
+    watch: Watch = None,
 ) -> list[dict[str, float]]:
     """Train π_θ in place with the DPO loss and Adam; return the metrics of every step.
 
@@ -130,6 +134,8 @@ def train_transformer(
         seed: seeds the draws of pairs (default: ``config.seed``).
         progress: a bar on stderr; None: only when stderr is a terminal.
         log: where a few step lines go when no bar is drawn (a piped run).
+        watch: ``(every, see)``: ``see(step, policy)`` is called before the first update, after
+            every ``every`` updates and after the last one (TV to π* as training goes, say).
 
     Returns:
         One dict per step with the ``METRIC_NAMES``, measured before that step's update.
@@ -144,6 +150,7 @@ def train_transformer(
     bar = progress_bar(range(config.steps), description, progress)
     every = max(1, config.steps // PROGRESS_LINES)
     with single_cpu_thread():
+        _look(watch, 0, policy, config.steps)
         for step in bar:
             pairs = (
                 batch if config.batch_pairs is None else batch.draw(config.batch_pairs, generator)
@@ -153,6 +160,7 @@ def train_transformer(
             loss.backward()
             optimizer.step()
             history.append(metrics)
+            _look(watch, step + 1, policy, config.steps)
             bar.set_postfix(
                 loss=f"{metrics['loss']:.4f}", margin=f"{metrics['rewards/margins']:.3f}"
             )
@@ -165,6 +173,12 @@ def train_transformer(
     if not all(bool(torch.isfinite(p).all()) for p in policy.parameters()):
         raise TrainingDiverged(config.steps, config, "the last step made parameters non-finite")
     return history
+
+
+def _look(watch: Watch, done: int, policy: torch.nn.Module, steps: int) -> None:
+    """Call the watcher after ``done`` updates, when it asked for this one."""
+    if watch is not None and (done % watch[0] == 0 or done == steps):
+        watch[1](done, policy)
 
 
 def _step_loss(policy, pairs: PreferenceBatch, config: TransformerConfig, step: int):

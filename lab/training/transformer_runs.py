@@ -30,6 +30,8 @@ from lab.training.runs import RunReport, compare_to_optimum
 from lab.training.transformer import TransformerConfig, start_policy, train_transformer
 from lab.worlds.tokens import TokenWorld, build_tokenizer
 
+TV_EVERY = 50  # updates between two measurements of TV(π_θ, π*) during a run
+
 
 def run_transformer_pairs(
     config: TransformerConfig,
@@ -56,7 +58,14 @@ def run_transformer_pairs(
     batch = batch.to(device).with_reference(reference)
     policy = start_policy(reference)
     label = "population" if n_pairs is None else f"{mode} N={n_pairs} seed={seed}"
-    history = train_transformer(policy, batch, config, seed, progress, label, log)
+    tv_history: list[tuple[int, float]] = []
+
+    def see(done: int, trained: torch.nn.Module) -> None:
+        tv = total_variation(policy_probs(trained, enumerated), enumerated.pi_star).max().item()
+        tv_history.append((done, tv))
+
+    watch = (TV_EVERY, see) if compare else None
+    history = train_transformer(policy, batch, config, seed, progress, label, log, watch)
     probs = policy_probs(policy, enumerated)
     distance: dict[str, float | None] = dict.fromkeys(("max_abs_error", "tv", "kl"))
     reference_tv = None
@@ -80,6 +89,7 @@ def run_transformer_pairs(
         metrics=history[-1],
         device=str(device),
         seconds=time.perf_counter() - started,
+        tv_history=tv_history or None,
     )
     return report, policy, probs
 
