@@ -127,6 +127,12 @@ _PRESENTED: tuple[Clip, ...] = (
             "step6.no_mle_no_limit",
         ),
     ),
+    Clip(
+        "trained_transformer",
+        "TrainedTransformer",
+        "The trained transformer against the optimal policy",
+        claims=("step7.sequences_sum_to_one", "step7.reference_start"),
+    ),
 )
 
 
