@@ -63,13 +63,13 @@ def the_model(scene: ClaimScene, title: VGroup, run: TransformerRun) -> None:
 def policy_table(scene: ClaimScene, run: TransformerRun) -> tuple[VGroup, BarColumn, VGroup]:
     """π_ref's bars, and π*'s outlines over them, with π_θ's bars to come."""
     names = row_names(run.names)
-    reference = BarColumn(run.pi_ref, color=style.REFERENCE, width=1.8)
-    theta = BarColumn(run.pi_ref, color=style.POLICY, width=1.8, numbers_after_full=True)
-    star = BarColumn(run.pi_star, color=style.OPTIMAL, width=1.8, outline=True, quantity=None)
+    reference = BarColumn(run.pi_ref, color=style.REFERENCE, width=1.2)
+    theta = BarColumn(run.pi_ref, color=style.POLICY, width=1.5, numbers_after_full=True)
+    star = BarColumn(run.pi_star, color=style.OPTIMAL, width=1.5, outline=True, quantity=None)
     table = lay_out_columns(names, [reference, theta])
     star.shift(RIGHT * (theta.left - star.left))
     table.add(star)
-    table.scale(0.8).to_edge(LEFT, buff=0.5).shift(DOWN * 1.1)
+    table.to_edge(LEFT, buff=0.4).set_y(-0.75)
     headers = VGroup(
         column_header(scene, r"\pi_{\mathrm{ref}}", reference),
         column_header(scene, r"\pi_\theta", theta),
@@ -80,30 +80,34 @@ def policy_table(scene: ClaimScene, run: TransformerRun) -> tuple[VGroup, BarCol
     return table, theta, headers
 
 
-def tv_plot(scene: ClaimScene, run: TransformerRun) -> tuple[Axes, VGroup]:
-    """log10 TV(π_θ, π*) against the DPO steps, with its labels."""
+def tv_plot(scene: ClaimScene, run: TransformerRun) -> tuple[Axes, VGroup, object]:
+    """TV(π_θ, π*) against the DPO steps on a log scale: the axes, their labels, the curve."""
     lowest = math.floor(math.log10(min(tv for _, tv in run.tv_history)))
-    axes = (
-        Axes(
-            x_range=[0, run.steps, run.steps // 2],
-            y_range=[lowest, 0, 1],
-            x_length=4.6,
-            y_length=3.0,
-            axis_config={"include_numbers": False, "color": style.MUTED},
-        )
-        .to_edge(RIGHT, buff=0.6)
-        .shift(DOWN * 1.2)
-    )
+    axes = Axes(
+        x_range=[0, run.steps, run.steps // 2],
+        y_range=[0, -lowest, 1],  # decades above 10^lowest
+        x_length=4.0,
+        y_length=2.4,
+        axis_config={"include_numbers": False, "color": style.MUTED},
+    ).move_to(RIGHT * 4.0 + DOWN * 1.5)
     y_ticks = VGroup(
         *(
-            scene.label(rf"10^{{{power}}}", font_size=28).next_to(axes.c2p(0, power), LEFT)
-            for power in range(lowest, 1)
+            scene.label(rf"10^{{{lowest + decade}}}", font_size=28).next_to(
+                axes.c2p(0, decade), LEFT, buff=0.15
+            )
+            for decade in range(-lowest + 1)
         )
     )
     x_label = remark(scene, "DPO steps", font_size=28).next_to(axes.x_axis, DOWN, buff=0.2)
     y_label = scene.label(r"\mathrm{TV}(\pi_\theta, \pi^*)", font_size=30)
     y_label.next_to(axes, UP, buff=0.2)
-    return axes, VGroup(y_ticks, x_label, y_label)
+    curve = axes.plot_line_graph(
+        [step for step, _ in run.tv_history],
+        [math.log10(tv) - lowest for _, tv in run.tv_history],
+        add_vertex_dots=False,
+        line_color=style.POLICY,
+    )["line_graph"]
+    return axes, VGroup(y_ticks, x_label, y_label), curve
 
 
 def training(scene: ClaimScene, run: TransformerRun) -> None:
@@ -114,20 +118,13 @@ def training(scene: ClaimScene, run: TransformerRun) -> None:
         "copy of π_ref."
     )
     scene.play(FadeIn(table, headers), run_time=1.5)
-    start = scene.claim("step7.reference_start", font_size=30).to_edge(RIGHT, buff=0.4)
-    start.shift(UP * 0.9)
+    start = scene.claim("step7.reference_start", font_size=28).to_edge(RIGHT, buff=0.35).set_y(1.3)
     scene.narrate_claim("step7.reference_start")
     scene.play(Write(start), run_time=2)
     scene.moment("policies")
     scene.narrate(None)
-    axes, labels = tv_plot(scene, run)
-    curve = axes.plot_line_graph(
-        [step for step, _ in run.tv_history],
-        [math.log10(tv) for _, tv in run.tv_history],
-        add_vertex_dots=False,
-        line_color=style.POLICY,
-    )["line_graph"]
-    scene.play(start.animate.scale(0.85).next_to(axes, UP, buff=0.9), Create(axes), FadeIn(labels))
+    axes, labels, curve = tv_plot(scene, run)
+    scene.play(Create(axes), FadeIn(labels))
     progress, update = theta.glide(run.pi_ref, run.pi_theta)
     scene.narrate(
         "DPO trains π_θ for {steps} steps on every pair at once, and its distance to π* falls.",
@@ -141,10 +138,10 @@ def training(scene: ClaimScene, run: TransformerRun) -> None:
         scene.label(r"\mathrm{TV} =", font_size=30),
         scientific(scene, run.tv, color=style.POLICY, font_size=30),
     ).arrange(RIGHT, buff=0.15)
-    final.next_to(axes.c2p(run.steps, math.log10(run.tv)), UP + LEFT, buff=0.15)
+    final.move_to(axes.c2p(run.steps * 0.7, -math.floor(math.log10(run.tv)) * 0.8))
     scene.play(FadeIn(final))
     scene.moment("trained")
-    device = remark(scene, f"trained on {run.device}").next_to(axes.x_axis, DOWN, buff=0.7)
+    device = remark(scene, f"trained on {run.device}").next_to(labels[1], DOWN, buff=0.2)
     scene.play(FadeIn(device))
     device_name = run.device.split(":")[0]  # "cuda:0" → "cuda": a sentence states no index
     scene.narrate(
