@@ -13,6 +13,7 @@ Render with:  manim render scenes/gradient.py Gradient
 
 from __future__ import annotations
 
+import math
 from functools import cache
 
 from manim import (
@@ -56,9 +57,8 @@ def experiment() -> GradientRun:
 
 
 def sigmoid_of_minus(margin: float) -> float:
-    from math import exp
-
-    return 1 / (1 + exp(margin))
+    """σ(−margin): a pair's gradient weight at that margin."""
+    return 1 / (1 + math.exp(margin))
 
 
 def implicit_reward(scene: ClaimScene, title: VGroup) -> None:

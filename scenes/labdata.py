@@ -170,21 +170,27 @@ class Training:
         return self.snapshots[-1]
 
 
-def _training_key() -> str:
-    """A digest of everything the trained policies depend on: the world, the steps, and the
-    source of the lab code that trains them."""
-    world = default_world()
+def training_key(settings: dict) -> str:
+    """A cache key for a training run: a digest of its ``settings``, torch's version and the
+    source of the lab code that trains (``TRAINING_SOURCES``)."""
     digest = hashlib.sha256()
-    settings = {
-        "pi_ref": world.pi_ref.tolist(),
-        "reward": world.reward.tolist(),
-        "beta": world.beta,
-        "steps": TRAINING_STEPS,
-        "torch": torch.__version__,
-    }
-    digest.update(json.dumps(settings, sort_keys=True).encode())
+    settings = {**settings, "torch": torch.__version__}
+    digest.update(json.dumps(settings, sort_keys=True, default=str).encode())
     digest.update(source_digest(*TRAINING_SOURCES).encode())
     return digest.hexdigest()[:16]
+
+
+def _training_key() -> str:
+    """The key of step 5's trained policies: the world and the steps."""
+    world = default_world()
+    return training_key(
+        {
+            "pi_ref": world.pi_ref.tolist(),
+            "reward": world.reward.tolist(),
+            "beta": world.beta,
+            "steps": TRAINING_STEPS,
+        }
+    )
 
 
 def _train() -> Training:

@@ -9,17 +9,14 @@ likeliest responses, the rest pooled into one bar.
 
 from __future__ import annotations
 
-import hashlib
 import json
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-import torch
-
-from lab.files import source_digest, write_text_atomically
+from lab.files import write_text_atomically
 from lab.training.transformer import TransformerConfig
 from scenes.caches import read_cache
-from scenes.labdata import CACHE_DIR, TRAINING_SOURCES, backed_by
+from scenes.labdata import CACHE_DIR, backed_by, training_key
 
 SHOWN = 6  # responses with a bar of their own; the rest share one
 
@@ -45,14 +42,6 @@ class TransformerRun:
     @property
     def tv(self) -> float:
         return self.tv_history[-1][1]
-
-
-def _key(config: TransformerConfig) -> str:
-    digest = hashlib.sha256()
-    digest.update(json.dumps(asdict(config), sort_keys=True, default=str).encode())
-    digest.update(torch.__version__.encode())
-    digest.update(source_digest(*TRAINING_SOURCES).encode())
-    return digest.hexdigest()[:16]
 
 
 def _train(config: TransformerConfig) -> TransformerRun:
@@ -84,7 +73,7 @@ def transformer_run(cache_dir: Path = CACHE_DIR) -> TransformerRun:
     """The lab's population run on the tiny transformer, from the cache when it is up to date (an
     entry that does not read is discarded, saying so, and the run trains again)."""
     config = TransformerConfig()
-    path = cache_dir / f"transformer-run-{_key(config)}.json"
+    path = cache_dir / f"transformer-run-{training_key(asdict(config))}.json"
     cached = read_cache(path, lambda data: TransformerRun(**data))
     if cached is not None:
         return cached

@@ -16,7 +16,7 @@ import json
 import sys
 
 from lab.cli import preflight
-from lab.cli.options import flag, whole_number
+from lab.cli.options import build_config, whole_number
 from lab.training.devices import single_cpu_thread, stderr_line
 
 EXPERIMENTS = ("gradient",)
@@ -56,12 +56,7 @@ def _gradient_config(args: argparse.Namespace, parser: argparse.ArgumentParser):
     from lab.experiments.gradient import GradientConfig
 
     names = [field.name for field in dataclasses.fields(GradientConfig) if field.name != "prompt"]
-    given = {name: getattr(args, name) for name in names if getattr(args, name) is not None}
-    try:
-        return GradientConfig(**given)
-    except ValueError as error:  # "beta must be …" → "--beta must be …"
-        name, _, rest = str(error).partition(" ")
-        parser.error(f"{flag(name)} {rest}")
+    return build_config(GradientConfig, {name: getattr(args, name) for name in names}, parser)
 
 
 def cmd_experiment(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:

@@ -97,9 +97,15 @@ def config_from_args(policy: str, args: argparse.Namespace, parser) -> object:
     defaults. A value the config refuses is a usage error naming it (exit 2)."""
     config = CONFIGS[policy]
     given = {name: getattr(args, name) for name in _option_fields(config)}
+    return build_config(config, given, parser)
+
+
+def build_config(config: type, given: dict[str, object], parser) -> object:
+    """``config`` with the options in ``given`` that were set (not None). A value the config
+    refuses is a usage error naming its option: "steps must be …" → "--steps must be …"."""
     try:
         return config(**{name: value for name, value in given.items() if value is not None})
-    except ValueError as error:  # "steps must be …" → "--steps must be …"
+    except ValueError as error:
         name, _, rest = str(error).partition(" ")
         parser.error(f"{flag(name) if name in given else name} {rest}")
 

@@ -44,7 +44,7 @@ STYLE = {
 TOP_RESPONSES = 8  # transformer panels: the likeliest responses shown, the rest pooled
 
 
-def _save(figure: Figure, directory: Path, name: str) -> list[Path]:
+def save_figure(figure: Figure, directory: Path, name: str) -> list[Path]:
     """Write name.png and name.svg, each atomically."""
     written = []
     for extension in FORMATS:
@@ -105,7 +105,7 @@ def plot_policies(panels: list[PolicyPanel], title: str, directory: Path, name: 
         axes[0].set_ylabel(r"probability of the response, $\pi(y \mid x)$")
         axes[0].legend(loc="upper right")
         figure.suptitle(title)
-        return _save(figure, directory, name)
+        return save_figure(figure, directory, name)
 
 
 def plot_error_vs_steps(experiment: TabularExperiment, directory: Path) -> list[Path]:
@@ -139,7 +139,7 @@ def plot_error_vs_steps(experiment: TabularExperiment, directory: Path) -> list[
         axis.set_title("Population DPO converges to π*; finite samples stop at their own optimum")
         axis.grid(True, which="major")
         axis.legend()
-        return _save(figure, directory, "error_vs_steps")
+        return save_figure(figure, directory, "error_vs_steps")
 
 
 def plot_error_vs_n(experiment: TabularExperiment, directory: Path) -> list[Path]:
@@ -178,7 +178,7 @@ def plot_error_vs_n(experiment: TabularExperiment, directory: Path) -> list[Path
         axis.set_title("Finite samples: the error falls with the number of pairs")
         axis.grid(True, which="major")
         axis.legend()
-        return _save(figure, directory, "error_vs_n")
+        return save_figure(figure, directory, "error_vs_n")
 
 
 def write_tabular_figures(experiment: TabularExperiment, directory: Path) -> list[Path]:
@@ -248,4 +248,4 @@ def plot_tv_vs_steps(report, directory: Path) -> list[Path]:
         axis.set_ylabel(r"TV($\pi_\theta$, $\pi^*$), worst prompt")
         axis.set_title(f"The tiny transformer closing on π* ({report.device})")
         axis.grid(True, which="major")
-        return _save(figure, directory, "transformer_tv")
+        return save_figure(figure, directory, "transformer_tv")

@@ -18,7 +18,7 @@ from matplotlib.figure import Figure
 from lab.experiments.gradient import GradientRun
 from lab.files import write_text_atomically
 from lab.palette import PALETTE
-from lab.report.figures import STYLE, _save
+from lab.report.figures import STYLE, save_figure
 
 
 def _pair_colour(ranked_right: bool) -> str:
@@ -77,7 +77,7 @@ def write_gradient_files(run: GradientRun, directory: Path, command: str) -> lis
         for axis in axes:
             axis.grid(True)
         figure.suptitle(f"DPO's gradient weight on {run.config.n_pairs} pairs for “{run.prompt}”")
-        figures = _save(figure, directory / "figures", "gradient_weights")
+        figures = save_figure(figure, directory / "figures", "gradient_weights")
     record = {"command": command, **run.as_dict()}
     json_path = directory / "gradient.json"
     write_text_atomically(json_path, json.dumps(record, indent=1, ensure_ascii=False) + "\n")
