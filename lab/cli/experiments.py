@@ -3,9 +3,11 @@
     dpo-lab experiment gradient [--beta B] [--steps S] [--lr LR] [--n-pairs N] [--seed K]
                                 [--out renders] [--json]
 
-Each writes its record (``NAME.json``) and figure (``figures/…``) into ``--out``. Options are
-checked before any work (exit 2, naming the option); an experiment that cannot show what it is
-for — pairs that no finite reward fits, a run that has not settled — says why and exits 1.
+Each experiment is a subcommand with its own options (``EXPERIMENTS``: name → the function that
+adds its parser). Each writes its record (``NAME.json``) and figure (``figures/…``) into
+``--out``. Options are checked before any work (exit 2, naming the option); an experiment that
+cannot show what it is for — pairs that no finite reward fits, a run that has not settled — says
+why and exits 1.
 """
 
 from __future__ import annotations
@@ -14,22 +16,45 @@ import argparse
 import dataclasses
 import json
 import sys
+from collections.abc import Callable
 
 from lab.cli import preflight
 from lab.cli.options import build_config, whole_number
 from lab.training.devices import single_cpu_thread, stderr_line
 
-EXPERIMENTS = ("gradient",)
-
 
 def add_experiment_parser(subcommands) -> None:
-    from lab.experiments.gradient import GradientConfig
-
-    defaults = GradientConfig()
     parser = subcommands.add_parser(
         "experiment", help="run an experiment of the chapters beyond the five steps, into --out"
     )
-    parser.add_argument("name", choices=EXPERIMENTS, help="which experiment")
+    names = parser.add_subparsers(dest="experiment", required=True, metavar="NAME")
+    for add_parser in EXPERIMENTS.values():
+        add_parser(names)
+
+
+def add_common_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--out", default="renders", help="output folder (default: renders)")
+    parser.add_argument("--json", action="store_true", help="print the summary as JSON")
+
+
+def print_summary(summary: dict[str, float], written, as_json: bool) -> None:
+    """The experiment's headline figures (a table, or JSON), then the files it wrote."""
+    if as_json:
+        print(json.dumps(summary, indent=2))
+    else:
+        for name, value in summary.items():
+            print(f"{name:>24}  {value:.6g}")
+    for path in written:
+        print(f"wrote {path}")
+
+
+def _add_gradient_parser(names) -> None:
+    from lab.experiments.gradient import GradientConfig
+
+    defaults = GradientConfig()
+    parser = names.add_parser(
+        "gradient", help="each pair's gradient weight in a DPO run, and the run without it"
+    )
     parser.add_argument("--beta", type=float, help=f"the KL strength β (default {defaults.beta})")
     parser.add_argument(
         "--steps", type=whole_number, help=f"gradient-descent steps (default {defaults.steps})"
@@ -47,9 +72,8 @@ def add_experiment_parser(subcommands) -> None:
     parser.add_argument(
         "--seed", type=whole_number, help=f"draws the pairs and labels (default {defaults.seed})"
     )
-    parser.add_argument("--out", default="renders", help="output folder (default: renders)")
-    parser.add_argument("--json", action="store_true", help="print the summary as JSON")
-    parser.set_defaults(handler=cmd_experiment, subparser=parser)
+    add_common_options(parser)
+    parser.set_defaults(handler=cmd_gradient, subparser=parser)
 
 
 def _gradient_config(args: argparse.Namespace, parser: argparse.ArgumentParser):
@@ -59,7 +83,7 @@ def _gradient_config(args: argparse.Namespace, parser: argparse.ArgumentParser):
     return build_config(GradientConfig, {name: getattr(args, name) for name in names}, parser)
 
 
-def cmd_experiment(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+def cmd_gradient(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     from lab.cli.commands import command_line
     from lab.experiments.gradient import ExperimentFailed, gradient_experiment
     from lab.report.gradient import write_gradient_files
@@ -74,12 +98,11 @@ def cmd_experiment(args: argparse.Namespace, parser: argparse.ArgumentParser) ->
         print(f"dpo-lab experiment gradient: {error}", file=sys.stderr)
         return 1
     written = write_gradient_files(run, out, command_line(args))
-    summary = run.summary()
-    if args.json:
-        print(json.dumps(summary, indent=2))
-    else:
-        for name, value in summary.items():
-            print(f"{name:>24}  {value:.6g}")
-    for path in written:
-        print(f"wrote {path}")
+    print_summary(run.summary(), written, args.json)
     return 0
+
+
+# Every experiment, in the lecture's order: its name and the function that adds its subcommand.
+EXPERIMENTS: dict[str, Callable] = {
+    "gradient": _add_gradient_parser,
+}
