@@ -71,7 +71,7 @@ render: $(RENDERS)/manifest.json $(RENDERS)/claims.json $(RENDERS)/index.html ##
 # (.DELETE_ON_ERROR would delete the old files the failed recipe did not touch): .PRECIOUS.
 .PRECIOUS: $(foreach kind,$(CLIP_FILES),$(RENDERS)/%.$(kind)) build/clips/%.json \
   $(RENDERS)/manifest.json $(RENDERS)/claims.json $(RENDERS)/lab_report.md $(RENDERS)/transformer.json \
-  $(RENDERS)/gradient.json $(RENDERS)/index.html
+  $(RENDERS)/gradient.json $(RENDERS)/logprobs.json $(RENDERS)/index.html
 $(CLIPS): %: $(foreach kind,$(CLIP_FILES),$(RENDERS)/%.$(kind))
 
 # The remux that writes a clip's MP4 (index first, chapter markers) and its chapters file.
@@ -133,6 +133,12 @@ $(RENDERS)/transformer.json: $(LAB_SOURCES) | $(INSTALLED)
 render: $(RENDERS)/gradient.json
 $(RENDERS)/gradient.json: $(LAB_SOURCES) | $(INSTALLED)
 	$(PY) -m lab.cli experiment gradient --out $(RENDERS)
+
+# The log-probs chapter's experiment: one pair's tokens, each token's log-probability under π_ref
+# and the trained π_θ, the four sums: logprobs.json and figures/logprobs_tokens.{png,svg}.
+render: $(RENDERS)/logprobs.json
+$(RENDERS)/logprobs.json: $(LAB_SOURCES) | $(INSTALLED)
+	$(PY) -m lab.cli experiment logprobs --out $(RENDERS)
 
 # Rewritten only when QUALITY (NARRATION) changes, so that clips re-render at the new quality
 # (with the new voice).

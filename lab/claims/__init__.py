@@ -34,6 +34,7 @@ CLAIM_MODULES: tuple[str, ...] = (
     "lab.claims.step6_gradient",
     "lab.claims.step7_sequences",
     "lab.claims.step7_reference_start",
+    "lab.claims.step7_loss_code",
 )
 
 

@@ -48,7 +48,7 @@ class MutantScore:
 def mutant_score(claim: Claim) -> MutantScore:
     """Verify ``claim`` with each mutant of its TeX in place of the TeX; a mutant is caught when
     the claim no longer holds."""
-    found = tuple(mutants(claim.tex))
+    found = tuple(mutants(claim.tex) if claim.language == "tex" else _code_mutants(claim.tex))
     survivors = tuple(m for m in found if verify(dataclasses.replace(claim, tex=m.tex)).passed)
     return MutantScore(claim, found, survivors)
 
@@ -79,6 +79,13 @@ def mutants(tex: str) -> list[Mutant]:
             seen.add(mutant.tex)
             result.append(mutant)
     return result
+
+
+def _code_mutants(source: str) -> list[Mutant]:
+    from lab.claims.code import code_mutants
+
+    found = dict.fromkeys(Mutant(kind, text) for kind, text in code_mutants(source))
+    return [mutant for mutant in found if mutant.tex != source]
 
 
 def _replace_tokens(tex: str, tokens: list[t.Token], kind: str, table: dict[str, str]):

@@ -59,7 +59,10 @@ class Evidence:
 @dataclass(frozen=True)
 class Claim:
     """One equation of the lecture. ``check(reading)`` and ``refute(reading)`` take the tree of
-    ``tex`` (``lab.claims.tex.read_tex``) and return Evidence."""
+    ``tex`` (``lab.claims.tex.read_tex``) and return Evidence.
+
+    A claim whose text on screen is code (``language="python"``) carries the source in ``tex``;
+    its reading is the functions that source defines (``lab.claims.code.read_code``)."""
 
     id: str
     step: int
@@ -67,6 +70,7 @@ class Claim:
     says: str
     check: Callable[[Node], Evidence] = field(repr=False, compare=False)
     refute: Callable[[Node], Evidence] = field(repr=False, compare=False)
+    language: str = "tex"  # "tex": an equation; "python": code (``lab.claims.code``)
 
 
 @dataclass(frozen=True)
@@ -118,6 +122,7 @@ class UnknownClaimError(KeyError):
         return str(self.args[0])
 
 
+LANGUAGES = ("tex", "python")
 _ID_PATTERN = re.compile(r"^[a-z0-9_]+(\.[a-z0-9_]+)+$")
 
 
@@ -131,6 +136,10 @@ def check_well_formed(claim: Claim) -> None:
     if claim.step not in STEP_TITLES:
         raise ValueError(
             f"claim {claim.id!r} has step {claim.step}; steps are {sorted(STEP_TITLES)}"
+        )
+    if claim.language not in LANGUAGES:
+        raise ValueError(
+            f"claim {claim.id!r} has language {claim.language!r}; languages are {LANGUAGES}"
         )
     if not claim.tex.strip() or not claim.says.strip():
         raise ValueError(f"claim {claim.id!r} needs both tex and says")
@@ -162,13 +171,24 @@ def verify(claim: Claim) -> Verdict:
     """Read the claim's TeX, check it, and refute it (when the check passed)."""
     start = time.perf_counter()
     try:
-        reading = read_tex(claim.tex)
-    except TexError as error:
-        unread = Evidence({}, float("nan"), False, note=f"the TeX does not read: {error}")
+        reading = read_claim(claim)
+    except TexError as error:  # a CodeError is a TexError: the text on screen does not read
+        what = "code does not run" if claim.language == "python" else "TeX does not read"
+        unread = Evidence({}, float("nan"), False, note=f"the {what}: {error}")
         return Verdict(claim, unread, None, time.perf_counter() - start)
     check = _run_safely(lambda: claim.check(reading))
     refutation = _run_safely(lambda: claim.refute(reading)) if check.passed else None
     return Verdict(claim, check, refutation, time.perf_counter() - start)
+
+
+def read_claim(claim: Claim):
+    """The claim's text as its check reads it: the tree of its TeX, or the functions its code
+    defines."""
+    if claim.language == "python":
+        from lab.claims.code import read_code
+
+        return read_code(claim.tex)
+    return read_tex(claim.tex)
 
 
 def verify_all(claims: Iterable[Claim]) -> list[Verdict]:

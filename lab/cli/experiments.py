@@ -2,6 +2,7 @@
 
     dpo-lab experiment gradient [--beta B] [--steps S] [--lr LR] [--n-pairs N] [--seed K]
                                 [--out renders] [--json]
+    dpo-lab experiment logprobs [--prompt X] [--chosen Y] [--rejected Y] [--out renders] [--json]
 
 Each experiment is a subcommand with its own options (``EXPERIMENTS``: name → the function that
 adds its parser). Each writes its record (``NAME.json``) and figure (``figures/…``) into
@@ -102,7 +103,65 @@ def cmd_gradient(args: argparse.Namespace, parser: argparse.ArgumentParser) -> i
     return 0
 
 
+def _add_logprobs_parser(names) -> None:
+    from lab.experiments.logprobs import LogprobsConfig
+    from lab.training.transformer import TransformerConfig
+
+    defaults = LogprobsConfig()
+    parser = names.add_parser(
+        "logprobs",
+        help="one pair's tokens, their log-probs under π_ref and the trained π_θ, the four sums",
+    )
+    for name, what in (
+        ("prompt", "the prompt, one of the token world's"),
+        ("chosen", "the chosen response y_w, words of the token world"),
+        ("rejected", "the rejected response y_l"),
+    ):
+        parser.add_argument(f"--{name}", help=f"{what} (default {getattr(defaults, name)!r})")
+    training = TransformerConfig()
+    parser.add_argument(
+        "--steps", type=whole_number, help=f"DPO's Adam steps (default {training.steps})"
+    )
+    parser.add_argument(
+        "--warmup-steps",
+        type=whole_number,
+        help=f"supervised steps that make π_ref (default {training.warmup_steps})",
+    )
+    add_common_options(parser)
+    parser.set_defaults(handler=cmd_logprobs, subparser=parser)
+
+
+def cmd_logprobs(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+    from lab.cli.commands import command_line
+    from lab.experiments.gradient import ExperimentFailed
+    from lab.experiments.logprobs import LogprobsConfig, logprobs_experiment
+    from lab.report.logprobs import write_logprobs_files
+    from lab.training.transformer import TransformerConfig
+    from lab.worlds.tokens import TokenWorld
+
+    given = {name: getattr(args, name) for name in ("prompt", "chosen", "rejected")}
+    config = build_config(LogprobsConfig, given, parser)
+    try:
+        config.check(TokenWorld())
+    except ValueError as error:
+        name, _, rest = str(error).partition(" ")
+        parser.error(f"--{name} {rest}")
+    steps = {"steps": args.steps, "warmup_steps": args.warmup_steps}
+    training = build_config(TransformerConfig, steps, parser)
+    out = preflight.check_output_folder(args.out, "--out", parser, ("figures",), ("logprobs.json",))
+    stderr_line("experiment logprobs: π_ref warmed up, π_θ trained by DPO, the pair scored …")
+    try:
+        run = logprobs_experiment(config, training)
+    except ExperimentFailed as error:
+        print(f"dpo-lab experiment logprobs: {error}", file=sys.stderr)
+        return 1
+    written = write_logprobs_files(run, out, command_line(args))
+    print_summary(run.summary(), written, args.json)
+    return 0
+
+
 # Every experiment, in the lecture's order: its name and the function that adds its subcommand.
 EXPERIMENTS: dict[str, Callable] = {
     "gradient": _add_gradient_parser,
+    "logprobs": _add_logprobs_parser,
 }

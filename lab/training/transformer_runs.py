@@ -108,6 +108,8 @@ class TransformerExperiment:
     notes: list[str] = field(default_factory=list)
     data: Path | None = None  # the preference file trained on, if any
     warnings: list[str] = field(default_factory=list)  # also among the notes
+    reference: torch.nn.Module | None = field(default=None, repr=False)  # π_ref, the warmed-up LM
+    trained: list[torch.nn.Module] = field(default_factory=list, repr=False)  # π_θ of each run
 
 
 def transformer_experiment(
@@ -137,23 +139,25 @@ def transformer_experiment(
     if data is None:
         jobs = _world_jobs(enumerated, config, population, sample_sizes, seeds)
         notes, warnings = [], []
-    reports, policies = [], []
+    reports, policies, trained = [], [], []
     for number, (mode, n_pairs, seed, batch, compare, weights) in enumerate(jobs, start=1):
         which = {"population": "population run", "samples": "run", "file": "run"}[mode]
         what = {"population": "", "samples": f": N={n_pairs} seed={seed}"}.get(
             mode, f": the {n_pairs} rows of {data}"
         )
         say(log, f"training {which} {number}/{len(jobs)}{what} (DPO, {config.steps} Adam steps) …")
-        report, _, probs = run_transformer_pairs(
+        report, policy, probs = run_transformer_pairs(
             config, reference, batch, enumerated, mode, n_pairs, seed, compare, weights, progress,
             log,
         )  # fmt: skip
         reports.append(report)
         policies.append(probs)
+        trained.append(policy)
     parameters = sum(p.numel() for p in reference.parameters())
     return TransformerExperiment(
-        config, enumerated, parameters, str(device), reports, policies, notes, data, warnings
-    )
+        config, enumerated, parameters, str(device), reports, policies, notes, data, warnings,
+        reference, trained,
+    )  # fmt: skip
 
 
 # (mode, N, seed, batch, compare with π*, pair-weight table)
