@@ -49,6 +49,7 @@ from manim import (
 
 from lab.claims import all_claims, get_claim, normalise_tex
 from scenes import style
+from scenes.code import CodeBlock, code_blocks
 from scenes.narration.cues import Caption, sentence_cues
 from scenes.narration.voices import (
     SENTENCE_GAP,
@@ -195,6 +196,13 @@ class ClaimScene(Scene):
         kwargs.setdefault("font_size", style.BODY_FONT_SIZE)
         return MathTex(group_parts(claim.tex, parts), **kwargs)
 
+    def code_claim(self, claim_id: str, **kwargs) -> CodeBlock:
+        """A code claim's source, typeset (``scenes.code``): the code its check runs."""
+        claim = get_claim(claim_id)
+        if claim.language != "python":
+            raise ValueError(f"claim {claim_id!r} is an equation: show it with scene.claim")
+        return CodeBlock(claim.tex, **kwargs)
+
     def label(self, tex: str, **kwargs) -> MathTex:
         """A symbol or axis label in maths mode: allowed on screen without being a claim."""
         self.marked_tex.add(normalise_tex(tex))
@@ -340,6 +348,8 @@ class ClaimScene(Scene):
         for mobject in mobjects:
             for tex in tex_mobjects(mobject):
                 self.shown_tex.setdefault(normalise_tex(tex.tex_string), tex.tex_string)
+            for code in code_blocks(mobject):  # a code claim is known by its source
+                self.shown_tex.setdefault(normalise_tex(code.source), code.source)
 
     def add(self, *mobjects: Mobject) -> ClaimScene:
         self._record(mobjects)

@@ -128,6 +128,19 @@ _PRESENTED: tuple[Clip, ...] = (
         ),
     ),
     Clip(
+        "logprobs",
+        "Logprobs",
+        "Log-probs in practice",
+        claims=(
+            "step7.shift",
+            "step7.prompt_masked",
+            "step7.chain_rule",
+            "step7.padding_invariant",
+            "step7.chunked_gradient",
+            "step7.loss_as_code",
+        ),
+    ),
+    Clip(
         "trained_transformer",
         "TrainedTransformer",
         "The trained transformer against the optimal policy",

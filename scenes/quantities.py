@@ -136,10 +136,13 @@ ERROR = Quantity(
     "error", "a difference that shrinks to nothing: max |π_θ − π*|", form="scientific", decimals=4
 )
 RESPONSE = Quantity("response", "a response of the toy world, quoted", form="verbatim")
+# A token's log-probability (EOS after "4" is about −0.001) and a response's sum of them.
+LOG_PROB = Quantity("log_prob", "a log-probability log π(s_t | s_<t) or log π(y | x)", decimals=3)
 WEIGHT = Quantity("weight", "a pair's gradient weight σ(r̂_l − r̂_w), between 0 and 1", decimals=2)
 
 QUANTITIES: dict[str, Quantity] = {
-    q.name: q for q in (BETA, REWARD, LOG_RATIO, PROBABILITY, LOSS, COUNT, ERROR, RESPONSE, WEIGHT)
+    q.name: q
+    for q in (BETA, REWARD, LOG_RATIO, PROBABILITY, LOSS, COUNT, ERROR, RESPONSE, LOG_PROB, WEIGHT)
 }
 
 

@@ -44,6 +44,18 @@ TEXT = PALETTE.text
 MUTED = PALETTE.muted
 BACKGROUND = PALETTE.background
 
+# Code on screen (``scenes.code``): a name matching a pattern takes its colour, the first match
+# winning; other names are plain text.
+CODE_COLORS: dict[str, str] = {
+    r"pi_\w*": POLICY,
+    r"ref_\w*": REFERENCE,
+    r"yw_\w*": CHOSEN,
+    r"yl_\w*": REJECTED,
+    r"beta": BETA,
+    r"rewards": REWARD,
+    r"def|return": MUTED,
+}
+
 TITLE_FONT_SIZE = 44
 HEADING_FONT_SIZE = 34
 BODY_FONT_SIZE = 44

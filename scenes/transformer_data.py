@@ -1,10 +1,12 @@
-"""The trained-transformer chapter's numbers: the lab's population run of DPO on the tiny GPT-2
-(``lab.training.transformer_runs``), as plain numbers, cached like step 5's training.
+"""The trained-transformer and log-probs chapters' numbers: the lab's population run of DPO on
+the tiny GPT-2 (``lab.training.transformer_runs``), as plain numbers, cached like step 5's
+training.
 
 The run is the one ``dpo-lab train --policy transformer`` makes (about 25 s on a CPU core): π_ref
 warmed up from a config, every response of the token world enumerated, π* in closed form, DPO on
 the population of pairs, TV(π_θ, π*) measured as it trains. The scene shows the first prompt's
-likeliest responses, the rest pooled into one bar.
+likeliest responses, the rest pooled into one bar; the log-probs chapter, one preference pair
+scored token by token under π_ref and the trained π_θ (``lab.experiments.logprobs``).
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import json
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from lab.experiments.logprobs import LogprobsRun
 from lab.files import write_text_atomically
 from lab.training.transformer import TransformerConfig
 from scenes.caches import read_cache
@@ -38,17 +41,25 @@ class TransformerRun:
     tv_history: list[list[float]]
     device: str
     seconds: float
+    logprobs: dict  # one pair scored token by token (``lab.experiments.logprobs``), as_dict()
 
     @property
     def tv(self) -> float:
         return self.tv_history[-1][1]
 
+    @property
+    def pair(self) -> LogprobsRun:
+        """The log-probs chapter's pair, scored under π_ref and this run's π_θ."""
+        return LogprobsRun.from_dict(self.logprobs)
+
 
 def _train(config: TransformerConfig) -> TransformerRun:
+    from lab.experiments.logprobs import logprobs_experiment
     from lab.report.figures import likeliest_panel
     from lab.training.transformer_runs import transformer_experiment
 
     experiment = transformer_experiment(config, progress=False)
+    pair = logprobs_experiment(training=config, experiment=experiment)
     enumerated, report = experiment.enumerated, experiment.reports[0]
     names = [name if name == "∅" else f"“{name}”" for name in enumerated.response_names()]
     rows = (enumerated.pi_ref[0], enumerated.pi_star[0], experiment.policies[0][0])
@@ -66,6 +77,7 @@ def _train(config: TransformerConfig) -> TransformerRun:
         tv_history=[list(point) for point in report.tv_history],
         device=report.device,
         seconds=report.seconds,
+        logprobs=pair.as_dict(),
     )
 
 

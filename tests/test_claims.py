@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 
 from lab.claims import (
@@ -13,7 +15,7 @@ from lab.claims import (
     normalise_tex,
     verify,
 )
-from lab.claims.registry import collect
+from lab.claims.registry import collect, read_claim
 from lab.claims.tex import Relation, read_tex
 
 CLAIMS = all_claims()
@@ -21,13 +23,13 @@ CLAIMS = all_claims()
 
 @pytest.mark.parametrize("claim", CLAIMS, ids=[c.id for c in CLAIMS])
 def test_check_passes(claim: Claim) -> None:
-    evidence = claim.check(read_tex(claim.tex))
+    evidence = claim.check(read_claim(claim))
     assert evidence.passed, f"{claim.id}: {evidence.measured} {evidence.note}"
 
 
 @pytest.mark.parametrize("claim", CLAIMS, ids=[c.id for c in CLAIMS])
 def test_refutation_fails(claim: Claim) -> None:
-    evidence = claim.refute(read_tex(claim.tex))
+    evidence = claim.refute(read_claim(claim))
     assert not evidence.passed, f"{claim.id}: the wrong variant passed: {evidence.measured}"
 
 
@@ -101,3 +103,27 @@ def test_tex_outside_the_notation_fails_verification_and_says_where() -> None:
 def test_normalise_tex_ignores_spacing_and_manim_groups() -> None:
     assert normalise_tex(r"{{ \sigma }}(A - B)") == normalise_tex(r"\sigma(A-B)")
     assert normalise_tex(r"\sigma(A-B)") != normalise_tex(r"\sigma(B-A)")
+
+
+def test_a_code_claim_that_does_not_run_fails_verification_and_says_where() -> None:
+    claim = get_claim("step7.loss_as_code")
+    broken = dataclasses.replace(claim, tex=claim.tex.replace("beta):", "beta:"))
+    verdict = verify(broken)
+    assert not verdict.passed and verdict.refutation is None
+    assert "the code does not run: line 1" in verdict.check.note
+
+
+def test_a_code_claim_with_a_wrong_line_fails_its_check() -> None:
+    """The code on screen is the thing checked: the rejected response's log-ratio subtracted
+    the wrong way round is caught like a wrong sign in an equation."""
+    claim = get_claim("step7.loss_as_code")
+    wrong = claim.tex.replace("pi_yw - pi_yl", "pi_yl - pi_yw")
+    assert wrong != claim.tex
+    assert not verify(dataclasses.replace(claim, tex=wrong)).passed
+    assert verify(claim).ok
+
+
+def test_a_claim_in_an_unknown_language_is_refused() -> None:
+    claim = dataclasses.replace(get_claim("step7.loss_as_code"), language="latex")
+    with pytest.raises(ValueError, match="has language 'latex'; languages are"):
+        collect([claim])

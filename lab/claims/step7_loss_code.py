@@ -23,15 +23,17 @@ PAIRS = 6
 BETAS = (0.1, 0.5)
 SEED = 7
 
-# The sketch of the DPO paper (Rafailov et al., 2023, appendix B), with its names: a batch of
-# responses' log-probs, and index arrays that say which responses form each preference pair.
+# The sketch of the DPO paper (Rafailov et al., 2023, appendix B): a batch of responses' log-probs,
+# and index arrays that say which responses form each preference pair. Its names are shortened
+# (pi_yw for pi_yw_logps, pi_logratio for pi_logratios) so that each line fits the screen at a
+# readable size; its eight lines and what each computes are the paper's.
 SKETCH = """\
 def dpo_loss(pi_logps, ref_logps, yw_idxs, yl_idxs, beta):
-    pi_yw_logps, pi_yl_logps = pi_logps[yw_idxs], pi_logps[yl_idxs]
-    ref_yw_logps, ref_yl_logps = ref_logps[yw_idxs], ref_logps[yl_idxs]
-    pi_logratios = pi_yw_logps - pi_yl_logps
-    ref_logratios = ref_yw_logps - ref_yl_logps
-    losses = -F.logsigmoid(beta * (pi_logratios - ref_logratios))
+    pi_yw, pi_yl = pi_logps[yw_idxs], pi_logps[yl_idxs]
+    ref_yw, ref_yl = ref_logps[yw_idxs], ref_logps[yl_idxs]
+    pi_logratio = pi_yw - pi_yl
+    ref_logratio = ref_yw - ref_yl
+    losses = -F.logsigmoid(beta * (pi_logratio - ref_logratio))
     rewards = beta * (pi_logps - ref_logps).detach()
     return losses, rewards"""
 
