@@ -160,7 +160,7 @@ def _claims_shown_by(clips: Iterable[Clip]) -> tuple[str, ...]:
 LECTURE = Clip(
     "lecture",
     "Lecture",
-    "DPO, derived in five steps",
+    "DPO: why, derived in five steps, and put to work",
     claims=_claims_shown_by(clip for clip in _PRESENTED if clip.in_lecture),
     in_lecture=False,
 )

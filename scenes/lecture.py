@@ -59,7 +59,9 @@ RECAP_FONT_SIZE = 28  # equations and words alike: the five lines fit one frame
 def title_card(scene: ClaimScene) -> None:
     title = scene.title(r"Direct Preference Optimization", font_size=60)
     subtitle = remark(
-        scene, "derived in five steps, every equation checked by the lab", color=style.MUTED
+        scene,
+        "why it exists, derived in five steps, then put to work; every equation checked by the lab",
+        color=style.MUTED,
     )
     chapters = VGroup(
         *(
@@ -73,8 +75,8 @@ def title_card(scene: ClaimScene) -> None:
     if card.height > config.frame_height - 0.8:  # a long chapter list still fits on the card
         card.scale_to_fit_height(config.frame_height - 0.8).move_to(ORIGIN)
     scene.narrate(
-        "Direct Preference Optimization, derived in five steps: from the RLHF objective "
-        "to the DPO loss."
+        "Direct Preference Optimization: why it exists, its derivation in five steps from the "
+        "RLHF objective to the DPO loss, and what it does when it trains a model."
     )
     scene.play(Write(title), run_time=1.5)
     scene.play(FadeIn(subtitle, shift=UP * 0.2))
@@ -143,7 +145,7 @@ def announce(scene: ClaimScene, clip: Clip) -> None:
     """Say which chapter begins, as its heading fades in: no silent gap between chapters."""
     if clip.step is None:
         title = clip.plain_title
-        scene.narrate(f"Next, {title[0].lower()}{title[1:]}.")
+        scene.narrate(f"{'First' if clip.chapter == 1 else 'Next'}, {title[0].lower()}{title[1:]}.")
     else:
         step = quantities.derivation_step(clip.step)
         scene.narrate(f"Step {{step}}: {clip.plain_title}.", step=step)
