@@ -66,8 +66,7 @@ CLAIMS = (
         id="why.response_count",
         step=0,
         tex=r"|\mathcal{Y}| = \sum_{k=0}^{L} V^k",
-        says="Answers of up to L tokens, each token one of V: there are V to the k answers of "
-        "each length k, summed over every length.",
+        says="V tokens, answers of up to L tokens: V to the k answers of each length k.",
         check=lambda tex: _check_response_count(tex, enumerate_responses),
         refute=lambda tex: _check_response_count(tex, _full_length_only),
     ),
