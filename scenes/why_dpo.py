@@ -34,8 +34,13 @@ from manim import (
 )
 
 from lab.claims import get_claim
-from lab.experiments.why_dpo import Backbone, ModelInMemory, Pipeline, why_dpo_experiment
-from lab.experiments.why_dpo import WhyDpo as WhyDpoRecord
+from lab.experiments.why_dpo import (
+    Backbone,
+    ModelInMemory,
+    Pipeline,
+    WhyDpoCounts,
+    why_dpo_experiment,
+)
 from scenes import labdata, quantities, style
 from scenes.base import ClaimScene
 from scenes.catalog import find_clip
@@ -61,7 +66,7 @@ SYMBOL_RISE = 0.4  # a model's symbol, centred this far above its block
 
 
 @cache
-def experiment() -> WhyDpoRecord:
+def experiment() -> WhyDpoCounts:
     """The lab's counts (no training: about a tenth of a second once transformers is loaded)."""
     with labdata.backed_by("why.response_count"):
         return why_dpo_experiment()
@@ -102,13 +107,15 @@ def the_pair(scene: ClaimScene, title: VGroup) -> VGroup:
     the choice. Returns what is on screen, for the next part to replace."""
     pair = experiment().pair
     prompt = model_text(pair.prompt, font_size=36).next_to(title, DOWN, buff=1.0).set_x(0)
+    prompt_name = remark(scene, "$x$:", font_size=34).next_to(prompt, LEFT, buff=0.3)
+    prompt = VGroup(prompt_name, prompt)
     chosen = answer_card(scene, pair.chosen, "y_w", "chosen", style.CHOSEN)
     rejected = answer_card(scene, pair.rejected, "y_l", "rejected", style.REJECTED)
     prefer = scene.label(r"\succ", font_size=48)
     cards = VGroup(chosen, prefer, rejected).arrange(RIGHT, buff=0.9)
-    cards.next_to(prompt, DOWN, buff=0.7)
+    cards.next_to(prompt, DOWN, buff=0.7).set_x(0)
     prefer.set_y(chosen[0].get_y())
-    scene.narrate("First, the data: a prompt, and two answers to it.")
+    scene.narrate("First, the data: a prompt x, and two answers to it.")
     scene.play(FadeIn(title, shift=DOWN * 0.2), FadeIn(prompt, shift=DOWN * 0.2))
     scene.play(FadeIn(chosen[:2], rejected[:2]))
     scene.narrate(
@@ -120,7 +127,7 @@ def the_pair(scene: ClaimScene, title: VGroup) -> VGroup:
     scene.moment("pair")
     only = remark(scene, "no reward numbers: only which of two answers is better")
     only.next_to(cards, DOWN, buff=0.6)
-    scene.narrate("That is all people give: no reward numbers, only which answer is better.")
+    scene.narrate("People give no reward numbers, only which answer is better.")
     scene.play(FadeIn(only, shift=UP * 0.2))
     scene.wait(1)
     hidden = prose(
@@ -204,7 +211,8 @@ def rlhf_pipeline(scene: ClaimScene, shown: VGroup) -> VGroup:
     what is on screen."""
     stages, arrows = rlhf_stages(scene)
     scene.narrate("RLHF, reinforcement learning from human feedback, takes three stages.")
-    scene.play(FadeOut(shown), FadeIn(stages[0], shift=RIGHT * 0.2))
+    scene.play(FadeOut(shown), run_time=0.6)
+    scene.play(FadeIn(stages[0], shift=RIGHT * 0.2))
     scene.narrate("One: fine-tuning gives π_ref, the reference policy.")
     scene.wait(1)
     scene.play(FadeIn(arrows[0]), FadeIn(stages[1], shift=RIGHT * 0.2))
@@ -216,15 +224,19 @@ def rlhf_pipeline(scene: ClaimScene, shown: VGroup) -> VGroup:
             **REWARD_MODEL_COLOURS,
         },
     ).move_to(UP * 0.55)
-    scene.narrate("Two: a reward model r_φ learns to score y_w above y_l, through a sigmoid σ.")
+    scene.narrate(
+        "Two: on the pairs, D, a reward model r_φ learns to score y_w above y_l, through a "
+        "sigmoid σ."
+    )
     scene.play(Write(fit), run_time=2)
     scene.narrate(
-        "Three: PPO samples from π_θ, the policy we train, scores with r_φ, and updates π_θ..."
+        "Three: PPO samples from π_θ, the policy we train, scores with r_φ, updates π_θ..."
     )
     scene.play(FadeIn(arrows[1]), FadeIn(stages[2], shift=RIGHT * 0.2))
     objective = scene.claim("step1.objective", font_size=style.SMALL_FONT_SIZE).move_to(fit)
     scene.narrate("...under a KL penalty to π_ref, weighted by β.")
-    scene.play(FadeOut(fit, shift=UP * 0.2), FadeIn(objective, shift=UP * 0.2))
+    scene.play(FadeOut(fit, shift=UP * 0.2), run_time=0.6)
+    scene.play(FadeIn(objective, shift=UP * 0.2))
     return VGroup(*stages, arrows, objective, rlhf_memory(scene))
 
 
@@ -235,9 +247,8 @@ def rlhf_memory(scene: ClaimScene) -> VGroup:
     title = remark(scene, f"in memory while PPO trains {model.name}:", color=style.MUTED)
     title.next_to(row, UP, buff=0.3).align_to(row, LEFT)
     scene.narrate(
-        "Meanwhile "
-        + in_words(model.rlhf)
-        + " models sit in memory: π_θ, π_ref, r_φ, and a critic, PPO's value model."
+        in_words(model.rlhf).capitalize()
+        + " models sit in memory: π_θ, π_ref, r_φ, and PPO's critic, a value model."
     )
     scene.play(FadeIn(title))
     scene.play(
@@ -270,7 +281,8 @@ def intractable_partition(scene: ClaimScene, shown: VGroup) -> VGroup:
         "Why train? Step {step}'s closed form needs Z(x), a sum over every answer.",
         step=quantities.derivation_step(2),
     )
-    scene.play(FadeOut(shown), Write(partition), run_time=2)
+    scene.play(FadeOut(shown), run_time=0.6)
+    scene.play(Write(partition), run_time=2)
     count = scene.claim("why.response_count", font_size=style.SMALL_FONT_SIZE).move_to(UP * 0.2)
     scene.narrate_claim("why.response_count")
     scene.play(Write(count), run_time=2)
@@ -315,7 +327,8 @@ def dpo_pipeline(scene: ClaimScene, shown: VGroup) -> VGroup:
     lead = remark(scene, "where the five steps lead", color=style.MUTED)
     lead.next_to(loss, DOWN, buff=0.35)
     scene.narrate("DPO keeps fine-tuning, then trains on one loss over the pairs.")
-    scene.play(FadeOut(shown), FadeIn(stages[0], shift=RIGHT * 0.2), run_time=0.8)
+    scene.play(FadeOut(shown), run_time=0.6)
+    scene.play(FadeIn(stages[0], shift=RIGHT * 0.2), run_time=0.8)
     scene.play(FadeIn(arrows[0]), FadeIn(stages[1], shift=RIGHT * 0.2), run_time=0.8)
     scene.play(Write(loss), run_time=2)
     scene.narrate("Where the five steps lead: no reward model, and no sampling.")

@@ -116,7 +116,7 @@ class PreferencePair:
 
 
 @dataclass(frozen=True)
-class WhyDpo:
+class WhyDpoCounts:
     config: WhyDpoConfig
     pair: PreferencePair
     backbones: tuple[Backbone, ...]  # the tiny transformer, then GPT-2 small
@@ -222,13 +222,15 @@ def extreme_pair(world: World, prompt: int) -> PreferencePair:
     )
 
 
-def why_dpo_experiment(config: WhyDpoConfig = WhyDpoConfig(), world: World | None = None) -> WhyDpo:
+def why_dpo_experiment(
+    config: WhyDpoConfig = WhyDpoConfig(), world: World | None = None
+) -> WhyDpoCounts:
     """Count both pipelines' models, the responses of at most ``config.max_tokens`` tokens, and
     the pair. Cheap: no training; GPT-2 small is built on the meta device."""
     world = world or default_world()
     if not 0 <= config.prompt < world.n_prompts:
         raise ValueError(f"prompt must be in 0..{world.n_prompts - 1}, got {config.prompt}")
-    return WhyDpo(
+    return WhyDpoCounts(
         config=config,
         pair=extreme_pair(world, config.prompt),
         backbones=model_sizes(),

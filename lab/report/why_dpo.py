@@ -14,7 +14,7 @@ from pathlib import Path
 import matplotlib as mpl
 from matplotlib.figure import Figure
 
-from lab.experiments.why_dpo import Backbone, WhyDpo
+from lab.experiments.why_dpo import Backbone, WhyDpoCounts
 from lab.files import write_text_atomically
 from lab.palette import PALETTE
 from lab.report.figures import STYLE, save_figure
@@ -60,7 +60,7 @@ def _memory_panel(axis, backbone: Backbone, legend: bool) -> None:
     axis.grid(True, axis="y")
 
 
-def write_why_dpo_files(result: WhyDpo, directory: Path, command: str) -> list[Path]:
+def write_why_dpo_files(result: WhyDpoCounts, directory: Path, command: str) -> list[Path]:
     """why_dpo.json and figures/why_dpo_memory.{png,svg} under ``directory``."""
     directory = Path(directory)
     with mpl.rc_context(STYLE):
