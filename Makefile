@@ -71,7 +71,7 @@ render: $(RENDERS)/manifest.json $(RENDERS)/claims.json $(RENDERS)/index.html ##
 # (.DELETE_ON_ERROR would delete the old files the failed recipe did not touch): .PRECIOUS.
 .PRECIOUS: $(foreach kind,$(CLIP_FILES),$(RENDERS)/%.$(kind)) build/clips/%.json \
   $(RENDERS)/manifest.json $(RENDERS)/claims.json $(RENDERS)/lab_report.md $(RENDERS)/transformer.json \
-  $(RENDERS)/gradient.json $(RENDERS)/logprobs.json $(RENDERS)/index.html
+  $(RENDERS)/why_dpo.json $(RENDERS)/gradient.json $(RENDERS)/logprobs.json $(RENDERS)/index.html
 $(CLIPS): %: $(foreach kind,$(CLIP_FILES),$(RENDERS)/%.$(kind))
 
 # The remux that writes a clip's MP4 (index first, chapter markers) and its chapters file.
@@ -127,6 +127,12 @@ $(RENDERS)/transformer.json: $(LAB_SOURCES) | $(INSTALLED)
 	@mkdir -p build $(RENDERS)/figures
 	$(PY) -m lab.cli train --policy transformer --json --plots $(RENDERS)/figures \
 	  > build/transformer.json.partial && mv build/transformer.json.partial $@
+
+# The why-DPO chapter's experiment: the models RLHF and DPO hold in memory, built from configs and
+# counted, and the responses Z(x) sums over: why_dpo.json and figures/why_dpo_memory.{png,svg}.
+render: $(RENDERS)/why_dpo.json
+$(RENDERS)/why_dpo.json: $(LAB_SOURCES) | $(INSTALLED)
+	$(PY) -m lab.cli experiment why-dpo --out $(RENDERS)
 
 # The gradient chapter's experiment: each pair's weight σ(r̂_l − r̂_w) in a DPO run, and the run
 # without the weight: gradient.json and figures/gradient_weights.{png,svg}.

@@ -50,6 +50,18 @@ class Clip:
 # Every clip that has a present(scene) function, in lecture order.
 _PRESENTED: tuple[Clip, ...] = (
     Clip(
+        "why_dpo",
+        "WhyDpo",
+        "Why DPO",
+        claims=(
+            "step5.reward_model_loss",
+            "step1.objective",
+            "step2.partition",
+            "why.response_count",
+            "step5.dpo_loss",
+        ),
+    ),
+    Clip(
         "step1_objective",
         "Step1Objective",
         "The RLHF objective",

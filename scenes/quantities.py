@@ -140,9 +140,30 @@ RESPONSE = Quantity("response", "a response of the toy world, quoted", form="ver
 LOG_PROB = Quantity("log_prob", "a log-probability log π(s_t | s_<t) or log π(y | x)", decimals=3)
 WEIGHT = Quantity("weight", "a pair's gradient weight σ(r̂_l − r̂_w), between 0 and 1", decimals=2)
 
+# The why-DPO chapter: model sizes too long to say digit by digit, a count too large to write.
+MILLIONS = Quantity("millions", "a parameter count, in millions, rounded to a whole million")
+POWER_OF_TEN = Quantity(
+    "power_of_ten", "log10 of a count too large to write, rounded: about 10^N of them"
+)
+MODEL = Quantity("model", "a model's name, as the lab records it", form="verbatim")
+
 QUANTITIES: dict[str, Quantity] = {
     q.name: q
-    for q in (BETA, REWARD, LOG_RATIO, PROBABILITY, LOSS, COUNT, ERROR, RESPONSE, LOG_PROB, WEIGHT)
+    for q in (
+        BETA,
+        REWARD,
+        LOG_RATIO,
+        PROBABILITY,
+        LOSS,
+        COUNT,
+        ERROR,
+        RESPONSE,
+        LOG_PROB,
+        WEIGHT,
+        MILLIONS,
+        POWER_OF_TEN,
+        MODEL,
+    )
 }
 
 

@@ -135,11 +135,11 @@ def test_a_new_clip_needs_only_its_scene_and_its_catalog_entry(project_copy: Pat
 
 
 def test_every_claim_of_the_chapters_beyond_the_steps_is_shown_by_a_clip() -> None:
-    """The gradient's and the sequences' claims (steps 6 and 7) exist for the lecture: each one
+    """The why-DPO chapter's, the gradient's and the sequences' claims (steps 0, 6, 7) exist for the lecture: each one
     is on screen in some clip, so a new one cannot be verified and never shown."""
     from lab.claims import all_claims
 
     shown = {claim_id for clip in CLIPS for claim_id in clip.claims}
-    beyond = [claim.id for claim in all_claims() if claim.step in (6, 7)]
-    assert len(beyond) >= 12
+    beyond = [claim.id for claim in all_claims() if claim.step in (0, 6, 7)]
+    assert len(beyond) >= 13
     assert [claim_id for claim_id in beyond if claim_id not in shown] == []

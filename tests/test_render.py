@@ -17,7 +17,7 @@ from PIL import Image
 from lab.claims import Claim, Evidence, get_claim, registry
 from scenes import labdata
 from scenes import publish as sets
-from scenes.catalog import find_clip
+from scenes.catalog import CLIPS, find_clip
 from scenes.manifest import ManifestError, build_manifest
 from scenes.manifest import main as manifest_main
 from scenes.quantities import BETA
@@ -129,7 +129,7 @@ def test_unknown_clip_and_quality_list_the_valid_ones(capsys) -> None:
     with pytest.raises(SystemExit) as exit_info:
         main(["step9_nothing", "--quality", "low"])
     assert exit_info.value.code == 2
-    assert "valid clips: step1_objective" in capsys.readouterr().err
+    assert f"valid clips: {CLIPS[0].name}, " in capsys.readouterr().err
     with pytest.raises(SystemExit):
         main(["step1_objective", "--quality", "ultra"])
     assert "valid qualities: low, medium, high" in capsys.readouterr().err
@@ -140,7 +140,7 @@ def test_make_rejects_an_unknown_clip() -> None:
         ["make", "-n", "renders/step9.mp4"], cwd=ROOT, capture_output=True, text=True
     )
     assert result.returncode != 0
-    assert "no clip 'step9' to render; valid clips: step1_objective" in result.stderr
+    assert f"no clip 'step9' to render; valid clips: {CLIPS[0].name} " in result.stderr
 
 
 def test_make_rejects_an_unknown_quality() -> None:
@@ -189,7 +189,7 @@ def test_a_failing_lab_computation_stops_the_render_naming_the_claim(
 
 
 def test_the_manifest_names_missing_records(tmp_path: Path) -> None:
-    with pytest.raises(ManifestError, match="no render record for: step1_objective"):
+    with pytest.raises(ManifestError, match=f"no render record for: {CLIPS[0].name}, "):
         build_manifest(tmp_path)
 
 

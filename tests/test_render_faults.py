@@ -20,7 +20,7 @@ from scenes import labdata
 from scenes import publish as sets
 from scenes.base import ClaimScene
 from scenes.caches import read_cache
-from scenes.catalog import find_clip
+from scenes.catalog import CLIPS, find_clip
 from scenes.manifest import ManifestError, build_manifest
 from scenes.manim_guards import TexConversionError, guarded_manim, usable_segment
 from scenes.render import probe, verify_claims
@@ -252,7 +252,7 @@ def test_make_names_the_clips_for_an_unknown_target_or_file() -> None:
         assert result.returncode != 0
         return result.stderr
 
-    assert "no target 'nosuchclip'; clips: step1_objective" in make("nosuchclip")
+    assert f"no target 'nosuchclip'; clips: {CLIPS[0].name} " in make("nosuchclip")
     assert (
         "renders/step1_objective.gif is not a file of a clip; its files are "
         "renders/step1_objective.mp4" in make("renders/step1_objective.gif")

@@ -221,7 +221,7 @@ def test_unknown_claim_id_in_a_scene_lists_known_ids(construct_scene) -> None:
 
 
 def test_catalog_errors_list_valid_values() -> None:
-    with pytest.raises(CatalogError, match=r"valid clips: step1_objective, .*, lecture"):
+    with pytest.raises(CatalogError, match=rf"valid clips: {CLIPS[0].name}, .*, lecture"):
         find_clip("step9")
     with pytest.raises(CatalogError, match="valid qualities: low, medium, high"):
         manim_quality("ultra")

@@ -24,6 +24,7 @@ from lab.claims.registry import (
 )
 
 CLAIM_MODULES: tuple[str, ...] = (
+    "lab.claims.why_dpo",
     "lab.claims.step1_objective",
     "lab.claims.step2_optimal_policy",
     "lab.claims.step3_reparameterisation",

@@ -123,7 +123,13 @@ class Values:
         return combine(torch.neg, self.value(node.operand))
 
     def _binary(self, node: t.Binary) -> Named:
-        operations = {"+": torch.add, "-": torch.sub, "*": torch.mul, "/": torch.div}
+        operations = {
+            "+": torch.add,
+            "-": torch.sub,
+            "*": torch.mul,
+            "/": torch.div,
+            "^": torch.pow,
+        }
         return combine(operations[node.op], self.value(node.left), self.value(node.right))
 
     def _index(self, node: t.Index) -> Named:

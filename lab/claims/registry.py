@@ -19,6 +19,7 @@ from lab.claims.tex import Node, TexError, read_tex
 
 # The derivation's five steps, and the topics the lecture covers beyond them.
 STEP_TITLES: dict[int, str] = {
+    0: "before the steps: why DPO",
     1: "the RLHF objective",
     2: "the optimal policy in closed form",
     3: "the reward reparameterisation",

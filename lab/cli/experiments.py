@@ -2,7 +2,9 @@
 
     dpo-lab experiment gradient [--beta B] [--steps S] [--lr LR] [--n-pairs N] [--seed K]
                                 [--out renders] [--json]
-    dpo-lab experiment logprobs [--prompt X] [--chosen Y] [--rejected Y] [--out renders] [--json]
+    dpo-lab experiment logprobs [--prompt X] [--chosen Y] [--rejected Y] [--steps S]
+                                [--warmup-steps W] [--out renders] [--json]
+    dpo-lab experiment why-dpo [--vocab V] [--max-tokens L] [--out renders] [--json]
 
 Each experiment is a subcommand with its own options (``EXPERIMENTS``: name → the function that
 adds its parser). Each writes its record (``NAME.json``) and figure (``figures/…``) into
@@ -160,8 +162,46 @@ def cmd_logprobs(args: argparse.Namespace, parser: argparse.ArgumentParser) -> i
     return 0
 
 
+def _add_why_dpo_parser(names) -> None:
+    from lab.experiments.why_dpo import WhyDpoConfig
+
+    defaults = WhyDpoConfig()
+    parser = names.add_parser(
+        "why-dpo",
+        help="the models RLHF and DPO hold in memory, the responses Z(x) sums over, the 2 + 2 pair",
+    )
+    parser.add_argument(
+        "--vocab",
+        type=whole_number,
+        help=f"V, the tokens a response is made of (default {defaults.vocab:,}: GPT-2's)",
+    )
+    parser.add_argument(
+        "--max-tokens",
+        type=whole_number,
+        help=f"L, the longest response in tokens (default {defaults.max_tokens})",
+    )
+    add_common_options(parser)
+    parser.set_defaults(handler=cmd_why_dpo, subparser=parser)
+
+
+def cmd_why_dpo(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+    from lab.cli.commands import command_line
+    from lab.experiments.why_dpo import WhyDpoConfig, why_dpo_experiment
+    from lab.report.why_dpo import write_why_dpo_files
+
+    given = {"vocab": args.vocab, "max_tokens": args.max_tokens}
+    config = build_config(WhyDpoConfig, given, parser)
+    out = preflight.check_output_folder(args.out, "--out", parser, ("figures",), ("why_dpo.json",))
+    stderr_line("experiment why-dpo: RLHF's and DPO's models built on the meta device, counted")
+    result = why_dpo_experiment(config)
+    written = write_why_dpo_files(result, out, command_line(args))
+    print_summary(result.summary(), written, args.json)
+    return 0
+
+
 # Every experiment, in the lecture's order: its name and the function that adds its subcommand.
 EXPERIMENTS: dict[str, Callable] = {
+    "why-dpo": _add_why_dpo_parser,
     "gradient": _add_gradient_parser,
     "logprobs": _add_logprobs_parser,
 }

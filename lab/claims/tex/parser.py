@@ -13,7 +13,7 @@ raises ``TexError`` naming the place, and an unreadable claim does not hold.
     term         := factor (factor | "\\times" factor)*   juxtaposition multiplies
     factor       := \\log f | \\exp f | \\nabla_v f | \\sum… term | \\prod… term
                   | \\mathbb{E}…[expr] | \\max_v expr | \\arg\\max_v expr | \\frac{}{}
-                  | KL(p ‖ q) | call | symbol | (expr) | …
+                  | KL(p ‖ q) | call | symbol | symbol^exponent | (expr) | …
 """
 
 from __future__ import annotations
@@ -293,7 +293,8 @@ class _Parser(Cursor):
             raise self.error(f"unexpected {token.text!r}")
         base = ("hat " if hat else "") + base
         sub = sup = ""
-        while self.peek() in ("_", "^") and not (self.peek() == "^" and base == "e"):
+        power = base == "e" or (len(base) == 1 and self.power_follows())
+        while self.peek() in ("_", "^") and not (self.peek() == "^" and power):
             mark = self.take().text
             text = self.group_text()
             sub, sup = (text, sup) if mark == "_" else (sub, text)
@@ -302,6 +303,11 @@ class _Parser(Cursor):
             self.take()
             exponent = self.braced() if self.peek() == "{" else self.primary()
             return t.Apply(self.span(begin), "exp", exponent)
+        if power and self.peek() == "^":  # V^k, V^{L+1}: a power of a Latin letter
+            symbol = t.Sym(self.span(begin), name)
+            self.take()
+            exponent = self.braced() if self.peek() == "{" else self.primary()
+            return t.Binary(self.span(begin), "^", symbol, exponent)
         if base in CALLABLE and self.peek() == "(":
             return self.call(name, begin)
         if base == "softmax" and self.peek() == "(":

@@ -93,6 +93,15 @@ class Cursor:
         self.take("}")
         return name
 
+    def power_follows(self) -> bool:
+        """Whether a "^" next raises a Latin letter to a power: an exponent that is a letter, a
+        number, or a braced expression starting with one (V^k, V^{L+1}); not a mark that names a
+        symbol (p^*)."""
+        if self.peek() != "^":
+            return False
+        exponent = self.peek(2) if self.peek(1) == "{" else self.peek(1)
+        return exponent is not None and bool(re.fullmatch(r"[A-Za-z]|\d+(\.\d+)?", exponent))
+
 
 def _plain(text: str) -> str:
     """A group's TeX as a name part: \\mathrm{ref} → ref, \\theta → theta, spaces squeezed."""
