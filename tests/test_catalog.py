@@ -135,8 +135,8 @@ def test_a_new_clip_needs_only_its_scene_and_its_catalog_entry(project_copy: Pat
 
 
 def test_every_claim_of_the_chapters_beyond_the_steps_is_shown_by_a_clip() -> None:
-    """The why-DPO chapter's, the gradient's and the sequences' claims (steps 0, 6, 7) exist for the lecture: each one
-    is on screen in some clip, so a new one cannot be verified and never shown."""
+    """The claims of the why-DPO chapter, the gradient and the sequences (steps 0, 6 and 7) exist
+    for the lecture: each one is on screen in some clip, so none is verified and never shown."""
     from lab.claims import all_claims
 
     shown = {claim_id for clip in CLIPS for claim_id in clip.claims}
