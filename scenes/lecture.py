@@ -60,7 +60,7 @@ def title_card(scene: ClaimScene) -> None:
     title = scene.title(r"Direct Preference Optimization", font_size=60)
     subtitle = remark(
         scene,
-        "why it exists, derived in five steps, then put to work; every equation checked by the lab",
+        "why it exists, five steps, then at work; every equation checked by the lab",
         color=style.MUTED,
     )
     chapters = VGroup(
