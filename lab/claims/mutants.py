@@ -20,6 +20,7 @@ import re
 from dataclasses import dataclass
 
 from lab.claims import tex as t
+from lab.claims.code import code_mutants
 from lab.claims.registry import Claim, verify
 
 SWAPS = (("y_w", "y_l"), ("r_w", "r_l"), ("A", "B"), ("a", "b"))
@@ -82,8 +83,6 @@ def mutants(tex: str) -> list[Mutant]:
 
 
 def _code_mutants(source: str) -> list[Mutant]:
-    from lab.claims.code import code_mutants
-
     found = dict.fromkeys(Mutant(kind, text) for kind, text in code_mutants(source))
     return [mutant for mutant in found if mutant.tex != source]
 

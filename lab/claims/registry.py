@@ -15,6 +15,7 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
+from lab.claims.code import read_code
 from lab.claims.tex import Node, TexError, read_tex
 
 # The derivation's five steps, and the topics the lecture covers beyond them.
@@ -186,8 +187,6 @@ def read_claim(claim: Claim):
     """The claim's text as its check reads it: the tree of its TeX, or the functions its code
     defines."""
     if claim.language == "python":
-        from lab.claims.code import read_code
-
         return read_code(claim.tex)
     return read_tex(claim.tex)
 

@@ -20,9 +20,11 @@ import dataclasses
 import json
 import sys
 from collections.abc import Callable
+from pathlib import Path
 
 from lab.cli import preflight
 from lab.cli.options import build_config, whole_number
+from lab.experiments import ExperimentFailed
 from lab.training.devices import single_cpu_thread, stderr_line
 
 
@@ -40,15 +42,37 @@ def add_common_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", action="store_true", help="print the summary as JSON")
 
 
-def print_summary(summary: dict[str, float], written, as_json: bool) -> None:
-    """The experiment's headline figures (a table, or JSON), then the files it wrote."""
-    if as_json:
+def run_and_write(
+    args: argparse.Namespace,
+    parser: argparse.ArgumentParser,
+    record: str,
+    announce: str,
+    run: Callable[[], object],
+    write: Callable[[object, Path, str], list[Path]],
+) -> int:
+    """What every experiment's command does once its options are read: check --out (``record``
+    is the JSON it writes there), say what runs, ``run()`` it, and ``write`` its files. An
+    ``ExperimentFailed`` is exit 1 with its reason on stderr, and nothing written. Prints the
+    run's summary (a table, or JSON with --json), then the files written."""
+    from lab.cli.commands import command_line
+
+    out = preflight.check_output_folder(args.out, "--out", parser, ("figures",), (record,))
+    stderr_line(f"experiment {args.experiment}: {announce}")
+    try:
+        result = run()
+    except ExperimentFailed as error:
+        print(f"dpo-lab experiment {args.experiment}: {error}", file=sys.stderr)
+        return 1
+    written = write(result, out, command_line(args))
+    summary = result.summary()
+    if args.json:
         print(json.dumps(summary, indent=2))
     else:
         for name, value in summary.items():
             print(f"{name:>24}  {value:.6g}")
     for path in written:
         print(f"wrote {path}")
+    return 0
 
 
 def _add_gradient_parser(names) -> None:
@@ -87,22 +111,17 @@ def _gradient_config(args: argparse.Namespace, parser: argparse.ArgumentParser):
 
 
 def cmd_gradient(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
-    from lab.cli.commands import command_line
-    from lab.experiments.gradient import ExperimentFailed, gradient_experiment
+    from lab.experiments.gradient import gradient_experiment
     from lab.report.gradient import write_gradient_files
 
     config = _gradient_config(args, parser)
-    out = preflight.check_output_folder(args.out, "--out", parser, ("figures",), ("gradient.json",))
-    stderr_line(f"experiment gradient: DPO and its unweighted ablation, {config.steps} steps")
-    try:
+
+    def run():
         with single_cpu_thread():
-            run = gradient_experiment(config)
-    except ExperimentFailed as error:
-        print(f"dpo-lab experiment gradient: {error}", file=sys.stderr)
-        return 1
-    written = write_gradient_files(run, out, command_line(args))
-    print_summary(run.summary(), written, args.json)
-    return 0
+            return gradient_experiment(config)
+
+    announce = f"DPO and its unweighted ablation, {config.steps} steps"
+    return run_and_write(args, parser, "gradient.json", announce, run, write_gradient_files)
 
 
 def _add_logprobs_parser(names) -> None:
@@ -134,8 +153,6 @@ def _add_logprobs_parser(names) -> None:
 
 
 def cmd_logprobs(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
-    from lab.cli.commands import command_line
-    from lab.experiments.gradient import ExperimentFailed
     from lab.experiments.logprobs import LogprobsConfig, logprobs_experiment
     from lab.report.logprobs import write_logprobs_files
     from lab.training.transformer import TransformerConfig
@@ -150,16 +167,11 @@ def cmd_logprobs(args: argparse.Namespace, parser: argparse.ArgumentParser) -> i
         parser.error(f"--{name} {rest}")
     steps = {"steps": args.steps, "warmup_steps": args.warmup_steps}
     training = build_config(TransformerConfig, steps, parser)
-    out = preflight.check_output_folder(args.out, "--out", parser, ("figures",), ("logprobs.json",))
-    stderr_line("experiment logprobs: π_ref warmed up, π_θ trained by DPO, the pair scored …")
-    try:
-        run = logprobs_experiment(config, training)
-    except ExperimentFailed as error:
-        print(f"dpo-lab experiment logprobs: {error}", file=sys.stderr)
-        return 1
-    written = write_logprobs_files(run, out, command_line(args))
-    print_summary(run.summary(), written, args.json)
-    return 0
+    return run_and_write(
+        args, parser, "logprobs.json",
+        "π_ref warmed up, π_θ trained by DPO, the pair scored …",
+        lambda: logprobs_experiment(config, training), write_logprobs_files,
+    )  # fmt: skip
 
 
 def _add_why_dpo_parser(names) -> None:
@@ -185,18 +197,16 @@ def _add_why_dpo_parser(names) -> None:
 
 
 def cmd_why_dpo(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
-    from lab.cli.commands import command_line
     from lab.experiments.why_dpo import WhyDpoConfig, why_dpo_experiment
     from lab.report.why_dpo import write_why_dpo_files
 
     given = {"vocab": args.vocab, "max_tokens": args.max_tokens}
     config = build_config(WhyDpoConfig, given, parser)
-    out = preflight.check_output_folder(args.out, "--out", parser, ("figures",), ("why_dpo.json",))
-    stderr_line("experiment why-dpo: RLHF's and DPO's models built on the meta device, counted")
-    result = why_dpo_experiment(config)
-    written = write_why_dpo_files(result, out, command_line(args))
-    print_summary(result.summary(), written, args.json)
-    return 0
+    return run_and_write(
+        args, parser, "why_dpo.json",
+        "RLHF's and DPO's models built on the meta device, counted",
+        lambda: why_dpo_experiment(config), write_why_dpo_files,
+    )  # fmt: skip
 
 
 # Every experiment, in the lecture's order: its name and the function that adds its subcommand.

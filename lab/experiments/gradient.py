@@ -26,16 +26,13 @@ import torch
 from lab.core.dpo import dpo_loss
 from lab.core.validation import check_beta
 from lab.data.pairs import mle_exists, sample_pairs
+from lab.experiments import ExperimentFailed
 from lab.training.runaway import unweighted_loss
 from lab.worlds.tabular import DTYPE, World, default_world
 
 SETTLED = 1e-6  # the most any pair's margin may still move per step, over the run's last tenth
 MAX_STEPS = 100_000  # every step is recorded, for every distinct pair
 MAX_PAIRS = 1_000_000
-
-
-class ExperimentFailed(RuntimeError):
-    """The experiment could not reach what it is meant to show; the message says why."""
 
 
 @dataclass(frozen=True)

@@ -21,7 +21,7 @@ import torch
 from lab.core.dpo import dpo_loss
 from lab.core.sequences import next_token_logprobs, sequence_logprobs
 from lab.data.batches import collate
-from lab.experiments.gradient import ExperimentFailed
+from lab.experiments import ExperimentFailed
 from lab.training.transformer import TransformerConfig
 from lab.training.transformer_runs import transformer_experiment
 from lab.worlds.tokens import EOS, TokenWorld, build_tokenizer, encode_response
