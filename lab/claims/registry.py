@@ -28,6 +28,7 @@ STEP_TITLES: dict[int, str] = {
     5: "the DPO loss",
     6: "beyond: the gradient weight",
     7: "beyond: sequence log-probs",
+    8: "beyond: β in practice and where DPO breaks",
 }
 
 
