@@ -71,7 +71,8 @@ render: $(RENDERS)/manifest.json $(RENDERS)/claims.json $(RENDERS)/index.html ##
 # (.DELETE_ON_ERROR would delete the old files the failed recipe did not touch): .PRECIOUS.
 .PRECIOUS: $(foreach kind,$(CLIP_FILES),$(RENDERS)/%.$(kind)) build/clips/%.json \
   $(RENDERS)/manifest.json $(RENDERS)/claims.json $(RENDERS)/lab_report.md $(RENDERS)/transformer.json \
-  $(RENDERS)/why_dpo.json $(RENDERS)/gradient.json $(RENDERS)/logprobs.json $(RENDERS)/index.html
+  $(RENDERS)/why_dpo.json $(RENDERS)/gradient.json $(RENDERS)/logprobs.json $(RENDERS)/index.html \
+  $(RENDERS)/beta_sweep.json $(RENDERS)/no_exploration.json
 $(CLIPS): %: $(foreach kind,$(CLIP_FILES),$(RENDERS)/%.$(kind))
 
 # The remux that writes a clip's MP4 (index first, chapter markers) and its chapters file.
@@ -145,6 +146,15 @@ $(RENDERS)/gradient.json: $(LAB_SOURCES) | $(INSTALLED)
 render: $(RENDERS)/logprobs.json
 $(RENDERS)/logprobs.json: $(LAB_SOURCES) | $(INSTALLED)
 	$(PY) -m lab.cli experiment logprobs --out $(RENDERS)
+
+# The chapter "β in practice and where DPO breaks": DPO trained at each β against the closed form
+# (beta_sweep.json, figures/beta_sweep.{png,svg}); a best response in no pair, DPO against an
+# online method (no_exploration.json, figures/no_exploration.{png,svg}).
+render: $(RENDERS)/beta_sweep.json $(RENDERS)/no_exploration.json
+$(RENDERS)/beta_sweep.json: $(LAB_SOURCES) | $(INSTALLED)
+	$(PY) -m lab.cli experiment beta-sweep --out $(RENDERS)
+$(RENDERS)/no_exploration.json: $(LAB_SOURCES) | $(INSTALLED)
+	$(PY) -m lab.cli experiment no-exploration --out $(RENDERS)
 
 # Rewritten only when QUALITY (NARRATION) changes, so that clips re-render at the new quality
 # (with the new voice).

@@ -5,6 +5,12 @@
     dpo-lab experiment logprobs [--prompt X] [--chosen Y] [--rejected Y] [--steps S]
                                 [--warmup-steps W] [--out renders] [--json]
     dpo-lab experiment why-dpo [--vocab V] [--max-tokens L] [--out renders] [--json]
+    dpo-lab experiment beta-sweep [--betas B1,B2,…] [--n-pairs N] [--seed K] [--steps S] [--lr LR]
+                                  [--out renders] [--json]
+    dpo-lab experiment no-exploration [--beta B] [--n-pairs N] [--seed K] [--steps S] [--lr LR]
+                                      [--online-steps S] [--group-size G]
+                                      [--online-learning-rate LR]
+                                      [--out renders] [--json]
 
 Each experiment is a subcommand with its own options (``EXPERIMENTS``: name → the function that
 adds its parser). Each writes its record (``NAME.json``) and figure (``figures/…``) into
@@ -209,9 +215,99 @@ def cmd_why_dpo(args: argparse.Namespace, parser: argparse.ArgumentParser) -> in
     )  # fmt: skip
 
 
+def number_list(text: str) -> tuple[float, ...]:
+    """An argparse type: '0.01,0.1,1' → (0.01, 0.1, 1.0); the config checks the values."""
+    try:
+        return tuple(float(item) for item in text.split(","))
+    except ValueError:
+        message = f"{text!r} is not a comma-separated list of numbers"
+        raise argparse.ArgumentTypeError(message) from None
+
+
+def _add_options(parser: argparse.ArgumentParser, defaults, options: dict[str, tuple]) -> None:
+    """One option per config field: name → (type, help); the help ends with the default."""
+    for name, (kind, what) in options.items():
+        shown = getattr(defaults, name)
+        shown = ",".join(f"{v:g}" for v in shown) if isinstance(shown, tuple) else shown
+        flags = ["--lr", "--learning-rate"] if name == "learning_rate" else []
+        flags = flags or [f"--{name.replace('_', '-')}"]
+        parser.add_argument(*flags, dest=name, type=kind, help=f"{what} (default {shown})")
+
+
+def _add_beta_sweep_parser(names) -> None:
+    from lab.experiments.beta_sweep import BetaSweepConfig
+
+    parser = names.add_parser(
+        "beta-sweep", help="DPO trained at each β on the same pairs, against the closed form"
+    )
+    _add_options(parser, BetaSweepConfig(), {
+        "betas": (number_list, "the β values, comma-separated, increasing"),
+        "n_pairs": (whole_number, "pairs drawn from π_ref, the same for every β"),
+        "seed": (whole_number, "draws the pairs and labels"),
+        "steps": (whole_number, "gradient-descent steps per β"),
+        "learning_rate": (float, "the step on the implicit reward β·θ"),
+    })  # fmt: skip
+    add_common_options(parser)
+    parser.set_defaults(handler=cmd_beta_sweep, subparser=parser)
+
+
+def cmd_beta_sweep(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+    from lab.experiments.beta_sweep import BetaSweepConfig, beta_sweep_experiment
+    from lab.report.beta_sweep import write_beta_sweep_files
+
+    names = [field.name for field in dataclasses.fields(BetaSweepConfig)]
+    config = build_config(BetaSweepConfig, {n: getattr(args, n) for n in names}, parser)
+
+    def run():
+        with single_cpu_thread():
+            return beta_sweep_experiment(config)
+
+    announce = f"DPO at {len(config.betas)} values of β, {config.steps} steps each"
+    return run_and_write(args, parser, "beta_sweep.json", announce, run, write_beta_sweep_files)
+
+
+def _add_no_exploration_parser(names) -> None:
+    from lab.experiments.no_exploration import NoExplorationConfig
+
+    parser = names.add_parser(
+        "no-exploration", help="a best response in no pair: DPO against an online method"
+    )
+    _add_options(parser, NoExplorationConfig(), {
+        "beta": (float, "the KL strength β of both methods"),
+        "n_pairs": (whole_number, "pairs drawn from π_ref without the best response"),
+        "seed": (whole_number, "draws the pairs, labels and online samples"),
+        "steps": (whole_number, "DPO's gradient-descent steps"),
+        "learning_rate": (float, "DPO's step on the implicit reward β·θ"),
+        "online_steps": (whole_number, "the online method's steps"),
+        "group_size": (whole_number, "responses it samples per step"),
+        "online_learning_rate": (float, "its Adam learning rate"),
+    })  # fmt: skip
+    add_common_options(parser)
+    parser.set_defaults(handler=cmd_no_exploration, subparser=parser)
+
+
+def cmd_no_exploration(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+    from lab.experiments.no_exploration import NoExplorationConfig, no_exploration_experiment
+    from lab.report.no_exploration import write_no_exploration_files
+
+    names = [field.name for field in dataclasses.fields(NoExplorationConfig)]
+    config = build_config(NoExplorationConfig, {n: getattr(args, n) for n in names}, parser)
+
+    def run():
+        with single_cpu_thread():
+            return no_exploration_experiment(config)
+
+    announce = "DPO on pairs without the best response, and the online method"
+    return run_and_write(
+        args, parser, "no_exploration.json", announce, run, write_no_exploration_files
+    )
+
+
 # Every experiment, in the lecture's order: its name and the function that adds its subcommand.
 EXPERIMENTS: dict[str, Callable] = {
     "why-dpo": _add_why_dpo_parser,
     "gradient": _add_gradient_parser,
     "logprobs": _add_logprobs_parser,
+    "beta-sweep": _add_beta_sweep_parser,
+    "no-exploration": _add_no_exploration_parser,
 }
