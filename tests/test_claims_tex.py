@@ -52,6 +52,20 @@ STILL_TRUE = {
     ("step6.no_mle_no_limit", r"\ \Rightarrow \ -\hat r_\theta(x, c) \to \infty"),
     # a term dropped from both sides at once leaves x = x.
     ("step7.padding_invariant", r"= \sum_{t=1}^{T} m_t \log \pi_\theta(s_t \mid s_{<t})"),
+    # J(π_θ) ≤ J(π*) ≤ E_{π*}[r] ≤ E_{π*}[r] + β KL(π* ‖ π_ref): a right side that only grew;
+    # KL of a policy with itself is 0, which leaves E_{π*}[r] on the right too.
+    ("limits.beta_frontier", r"[r(x, y)] + \beta\, \mathrm{KL}(\pi^* \| \pi_{\mathrm{ref}})"),
+    ("limits.beta_frontier", r"\mathrm{KL}(\pi_{\mathrm{ref}} \| \pi_{\mathrm{ref}})"),
+    ("limits.beta_frontier", r"\mathrm{KL}(\pi^* \| \pi^*)"),
+    (
+        "limits.beta_frontier",
+        r"\mathbb{E}_{y \sim \pi_\theta}[r(x, y)] - \beta\, \mathrm{KL}(\pi_\theta \| "
+        r"\pi_{\mathrm{ref}}) \le \mathbb{E}_{y \sim \pi^*}[r(x, y)]",
+    ),
+    # −β KL(π_θ ‖ π_ref) ≤ 0 < E_{π_ref}[r] = J(π_ref) ≤ J(π*): every prompt's E_{π_ref}[r] is > 0.
+    ("limits.beta_frontier", r"-\beta\, \mathrm{KL}(\pi_\theta \| \pi_{\mathrm{ref}}) \le"),
+    # DPO leaves y⁺ below π*(y⁺) as well as below π_ref(y⁺).
+    ("limits.no_exploration", r"\le \pi^*(y^+ \mid x)"),
 }
 
 

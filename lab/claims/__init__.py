@@ -36,6 +36,8 @@ CLAIM_MODULES: tuple[str, ...] = (
     "lab.claims.step7_sequences",
     "lab.claims.step7_reference_start",
     "lab.claims.step7_loss_code",
+    "lab.claims.step8_beta_frontier",
+    "lab.claims.step8_no_exploration",
 )
 
 

@@ -56,7 +56,7 @@ def write_beta_sweep_files(sweep: BetaSweep, directory: Path, command: str) -> l
     with mpl.rc_context(STYLE):
         figure = Figure(figsize=(12, 4.6), layout="constrained")
         left, right = figure.subplots(1, 2, sharex=True)
-        _panel(left, sweep, "reward", curve["reward"], r"expected reward $\mathbb{E}_\pi[r]$")
+        _panel(left, sweep, "reward", curve["reward"], r"expected reward $\mathrm{E}_\pi[r]$")
         reference = expected_reward(sweep.world.pi_ref, sweep.world.reward).mean().item()
         left.axhline(
             reference,
