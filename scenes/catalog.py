@@ -158,6 +158,15 @@ _PRESENTED: tuple[Clip, ...] = (
         "The trained transformer against the optimal policy",
         claims=("step7.sequences_sum_to_one", "step7.reference_start"),
     ),
+    Clip(
+        "limits",
+        "Limits",
+        r"$\beta$ in practice and where DPO breaks",
+        claims=(
+            "limits.beta_frontier",
+            "limits.no_exploration",
+        ),
+    ),
 )
 
 

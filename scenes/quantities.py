@@ -147,6 +147,10 @@ POWER_OF_TEN = Quantity(
 )
 MODEL = Quantity("model", "a model's name, as the lab records it", form="verbatim")
 
+# The chapter on β in practice and where DPO breaks.
+KL = Quantity("kl", "a KL divergence KL(π ‖ π_ref), in nats", decimals=2)
+LENGTH = Quantity("length", "a mean response length, in tokens", decimals=2)
+
 QUANTITIES: dict[str, Quantity] = {
     q.name: q
     for q in (
@@ -163,6 +167,8 @@ QUANTITIES: dict[str, Quantity] = {
         MILLIONS,
         POWER_OF_TEN,
         MODEL,
+        KL,
+        LENGTH,
     )
 }
 
