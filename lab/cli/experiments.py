@@ -5,6 +5,8 @@
     dpo-lab experiment logprobs [--prompt X] [--chosen Y] [--rejected Y] [--steps S]
                                 [--warmup-steps W] [--out renders] [--json]
     dpo-lab experiment why-dpo [--vocab V] [--max-tokens L] [--out renders] [--json]
+    dpo-lab experiment unseen-mass [--n-pairs N] [--seed K] [--steps S] [--more M]
+                                   [--out renders] [--json]
 
 Each experiment is a subcommand with its own options (``EXPERIMENTS``: name → the function that
 adds its parser). Each writes its record (``NAME.json``) and figure (``figures/…``) into
@@ -209,9 +211,46 @@ def cmd_why_dpo(args: argparse.Namespace, parser: argparse.ArgumentParser) -> in
     )  # fmt: skip
 
 
+def _add_unseen_mass_parser(names) -> None:
+    from lab.experiments.unseen_mass import UnseenMassConfig
+
+    defaults = UnseenMassConfig()
+    parser = names.add_parser(
+        "unseen-mass",
+        help="mass on responses no pair compared, and the chosen log-prob falling (tiny GPT-2)",
+    )
+    for name, what in (
+        ("n_pairs", "N, pairs drawn from π_ref (and uniformly, for the broader proposal)"),
+        ("seed", "draws the pairs and their labels"),
+        ("steps", "Adam steps per transformer run"),
+        ("more", "the more-pairs fix draws this many times N pairs from π_ref"),
+    ):
+        parser.add_argument(
+            "--" + name.replace("_", "-"),
+            type=whole_number,
+            help=f"{what} (default {getattr(defaults, name)})",
+        )
+    add_common_options(parser)
+    parser.set_defaults(handler=cmd_unseen_mass, subparser=parser)
+
+
+def cmd_unseen_mass(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+    from lab.experiments.unseen_mass import UnseenMassConfig, unseen_mass_experiment
+    from lab.report.unseen_mass import write_unseen_mass_files
+
+    given = {name: getattr(args, name) for name in ("n_pairs", "seed", "steps", "more")}
+    config = build_config(UnseenMassConfig, given, parser)
+    return run_and_write(
+        args, parser, "unseen_mass.json",
+        f"π_ref warmed up; four DPO runs of {config.steps} Adam steps and the tabular one …",
+        lambda: unseen_mass_experiment(config), write_unseen_mass_files,
+    )  # fmt: skip
+
+
 # Every experiment, in the lecture's order: its name and the function that adds its subcommand.
 EXPERIMENTS: dict[str, Callable] = {
     "why-dpo": _add_why_dpo_parser,
     "gradient": _add_gradient_parser,
     "logprobs": _add_logprobs_parser,
+    "unseen-mass": _add_unseen_mass_parser,
 }
