@@ -48,13 +48,14 @@ TOLERANCE = 1e-9
 
 
 @functools.cache
-def _reference() -> tuple[TinyCausalLM, EnumeratedWorld]:
+def reference_and_world() -> tuple[TinyCausalLM, EnumeratedWorld]:
     """π_ref: a seeded TinyCausalLM after a supervised warm-up on the token world's examples
     (each prompt weighing the same), frozen; and the world enumerated under it."""
     world = TokenWorld()
     tokenizer = build_tokenizer(world)
+    prompts = len(world.sft_examples)
     rows = [
-        (tokenizer.encode(prompt).ids, text, count / sum(examples.values()) / len(world.sft_examples))
+        (tokenizer.encode(prompt).ids, text, count / sum(examples.values()) / prompts)
         for prompt, examples in world.sft_examples.items()
         for text, count in examples.items()
     ]
@@ -78,13 +79,13 @@ def _reference() -> tuple[TinyCausalLM, EnumeratedWorld]:
 @functools.cache
 def pairs_from_reference() -> torch.Tensor:
     """The N pairs' weights over the enumerated world. Shape: (prompts, n, n)"""
-    return world_pair_weights(_reference()[1], "reference", N_PAIRS, SEED)
+    return world_pair_weights(reference_and_world()[1], "reference", N_PAIRS, SEED)
 
 
 @functools.cache
 def trained_model() -> torch.Tensor:
     """π_θ of the causal LM after DPO on the pairs, over every response. Shape: (prompts, n)"""
-    reference, enumerated = _reference()
+    reference, enumerated = reference_and_world()
     batch = enumerated_preference_batch(enumerated.space, pairs_from_reference())
     model = start_policy(reference)
     settings = TransformerConfig(beta=BETA, steps=STEPS, device="cpu")
@@ -95,7 +96,7 @@ def trained_model() -> torch.Tensor:
 @functools.cache
 def _trained_table() -> torch.Tensor:
     """Wrong: π_θ a table, one free logit per response, trained on the same pairs."""
-    pi_ref = _reference()[1].pi_ref
+    pi_ref = reference_and_world()[1].pi_ref
     settings = TabularConfig(steps=STEPS, device="cpu")
     return train_tabular(pi_ref, pairs_from_reference(), BETA, settings).policy
 
@@ -122,7 +123,7 @@ def seen_responses(weights: torch.Tensor) -> torch.Tensor:
 def _check_unseen_mass(reading: Node, trained) -> Evidence:
     """The pairs leave the MLE undefined on every prompt and most responses in no pair; the TeX
     on screen evaluated with ``trained()``'s π_θ, π_ref and 𝒟 = the responses in the pairs."""
-    pi_ref = _reference()[1].pi_ref
+    pi_ref = reference_and_world()[1].pi_ref
     weights = pairs_from_reference()
     seen = seen_responses(weights)
     pi_theta = trained()
