@@ -22,7 +22,8 @@ and the tabular policy on the default world's population (``lab.experiments.chos
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+import functools
+from dataclasses import asdict, dataclass, field, replace
 
 import torch
 
@@ -39,7 +40,14 @@ from lab.worlds.tokens import TokenWorld, build_tokenizer
 MIN_GAIN = 0.01  # how much more mass than π_ref's the failure run must put on unseen responses
 SHOWN = 8  # responses drawn as bars: the likeliest under any of the policies
 MAX_PAIRS = 100_000
-METRICS = ("logps/chosen", "logps/rejected", "rewards/chosen", "rewards/rejected", "rewards/margins")
+# TRL's metrics recorded before and after each run
+METRICS = (
+    "logps/chosen",
+    "logps/rejected",
+    "rewards/chosen",
+    "rewards/rejected",
+    "rewards/margins",
+)
 
 
 @dataclass(frozen=True)
@@ -98,6 +106,9 @@ class UnseenMassRun:
     top_unseen: dict  # the unseen response π_θ (reference run) likes most: name, π_θ, π_ref, π*
     runs: list[RunRecord]
     chosen_falls: dict = field(default_factory=dict)
+    # Every prompt and response, not written: π_ref, π*, which responses are in the reference
+    # run's pairs ("seen", bool), and each run's π_θ by its name. Shape: (prompts, n)
+    tables: dict[str, torch.Tensor] = field(default_factory=dict, repr=False, compare=False)
 
     def run(self, name: str) -> RunRecord:
         return next(run for run in self.runs if run.name == name)
@@ -123,7 +134,8 @@ class UnseenMassRun:
         }
 
     def as_dict(self) -> dict:
-        record = asdict(self)
+        record = asdict(replace(self, tables={}))
+        del record["tables"]
         record["summary"] = self.summary()
         return record
 
@@ -186,13 +198,19 @@ def _shown(enumerated: EnumeratedWorld, policies: list[torch.Tensor]) -> list[in
     return stacked.amax(0).argsort(descending=True)[:SHOWN].tolist()
 
 
-def _setup(config: UnseenMassConfig):
-    """(transformer settings, π_ref, the enumerated world): π_ref is the default run's."""
-    training = TransformerConfig(steps=config.steps)
-    world = TokenWorld()
+@functools.cache
+def _reference() -> tuple[torch.nn.Module, EnumeratedWorld]:
+    """π_ref — the default transformer run's, warmed up once per process and frozen — and the
+    token world enumerated under it."""
+    training, world = TransformerConfig(), TokenWorld()
     tokenizer = build_tokenizer(world)
     reference = reference_policy(world, tokenizer, training.seed, training.warmup_steps)
-    return training, reference, enumerate_world(world, tokenizer, reference, training.beta)
+    return reference, enumerate_world(world, tokenizer, reference, training.beta)
+
+
+def _setup(config: UnseenMassConfig):
+    """(transformer settings, π_ref, the enumerated world)."""
+    return (TransformerConfig(steps=config.steps), *_reference())
 
 
 def unseen_mass_experiment(config: UnseenMassConfig = UnseenMassConfig()) -> UnseenMassRun:
@@ -207,9 +225,10 @@ def unseen_mass_experiment(config: UnseenMassConfig = UnseenMassConfig()) -> Uns
     if failed.unseen_mass < reference_mass + MIN_GAIN:
         raise ExperimentFailed(
             f"π_θ put {failed.unseen_mass:.3g} of the first prompt's mass on the responses in no "
-            f"pair, π_ref {reference_mass:.3g}: not {MIN_GAIN:g} more (the effect is not "
-            "measurable here); train longer (--steps), draw fewer pairs (--n-pairs) or another "
-            "--seed"
+            f"pair, π_ref {reference_mass:.3g}: not {MIN_GAIN:g} more, the effect is not "
+            f"measurable at these settings ({config.n_pairs:,} pairs compare "
+            f"{int((~unseen).sum())} of the first prompt's {unseen.numel()} responses); "
+            "draw fewer pairs (--n-pairs), or change --steps or --seed"
         )
     runs, policies = [failed], [probs]
     for name, pairs_from, n_pairs in (
@@ -253,5 +272,10 @@ def _record(config, enumerated, weights, unseen, runs, policies) -> UnseenMassRu
         },
         runs=runs,
         chosen_falls=chosen_falls_record(runs),
+        tables={
+            "pi_ref": enumerated.pi_ref,
+            "pi_star": enumerated.pi_star,
+            "seen": seen_mask(weights),
+            **{run.name: probs for run, probs in zip(runs, policies, strict=True)},
+        },
     )
-
