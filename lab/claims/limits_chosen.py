@@ -31,6 +31,7 @@ from lab.claims.tex import Node
 from lab.core.dpo import dpo_loss, implicit_reward
 from lab.data.pairs import population_pair_weights
 from lab.experiments.chosen_falls import TABULAR, shifted_loss_change
+from lab.training.devices import single_cpu_thread
 from lab.training.tabular import train_tabular
 from lab.worlds.tabular import default_world
 
@@ -51,7 +52,8 @@ def _tabular(loss_fn) -> torch.Tensor:
         return default_population_training()[1]
     world = default_world()
     weights = population_pair_weights(world.pi_ref, world.reward)
-    return train_tabular(world.pi_ref, weights, world.beta, TABULAR, loss_fn=loss_fn).policy
+    with single_cpu_thread():
+        return train_tabular(world.pi_ref, weights, world.beta, TABULAR, loss_fn=loss_fn).policy
 
 
 def _binding(rewards: torch.Tensor, weights: torch.Tensor, label: str) -> Binding:

@@ -34,6 +34,7 @@ from lab.claims.tex import Node
 from lab.data.batches import batch_logprobs, collate, enumerated_preference_batch
 from lab.data.enumerated import EnumeratedWorld, enumerate_world, policy_probs, world_pair_weights
 from lab.data.pairs import mle_exists
+from lab.training.devices import single_cpu_thread
 from lab.training.tabular import TabularConfig, train_tabular
 from lab.training.transformer import TransformerConfig, start_policy, train_transformer
 from lab.worlds.tokens import TokenWorld, build_tokenizer, encode_response
@@ -50,7 +51,13 @@ TOLERANCE = 1e-9
 @functools.cache
 def reference_and_world() -> tuple[TinyCausalLM, EnumeratedWorld]:
     """π_ref: a seeded TinyCausalLM after a supervised warm-up on the token world's examples
-    (each prompt weighing the same), frozen; and the world enumerated under it."""
+    (each prompt weighing the same), frozen; and the world enumerated under it. One CPU thread:
+    tiny tensors, where a second thread only waits for the first."""
+    with single_cpu_thread():
+        return _warmed_up()
+
+
+def _warmed_up() -> tuple[TinyCausalLM, EnumeratedWorld]:
     world = TokenWorld()
     tokenizer = build_tokenizer(world)
     prompts = len(world.sft_examples)
@@ -98,7 +105,8 @@ def _trained_table() -> torch.Tensor:
     """Wrong: π_θ a table, one free logit per response, trained on the same pairs."""
     pi_ref = reference_and_world()[1].pi_ref
     settings = TabularConfig(steps=STEPS, device="cpu")
-    return train_tabular(pi_ref, pairs_from_reference(), BETA, settings).policy
+    with single_cpu_thread():
+        return train_tabular(pi_ref, pairs_from_reference(), BETA, settings).policy
 
 
 def unseen_binding(

@@ -240,10 +240,15 @@ def cmd_unseen_mass(args: argparse.Namespace, parser: argparse.ArgumentParser) -
 
     given = {name: getattr(args, name) for name in ("n_pairs", "seed", "steps", "more")}
     config = build_config(UnseenMassConfig, given, parser)
+
+    def run():
+        with single_cpu_thread():  # small tensors: a second thread only waits for the first
+            return unseen_mass_experiment(config)
+
     return run_and_write(
         args, parser, "unseen_mass.json",
         f"π_ref warmed up; four DPO runs of {config.steps} Adam steps and the tabular one …",
-        lambda: unseen_mass_experiment(config), write_unseen_mass_files,
+        run, write_unseen_mass_files,
     )  # fmt: skip
 
 

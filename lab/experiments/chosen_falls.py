@@ -62,17 +62,17 @@ def chosen_falls_record(runs) -> dict:
     tabular = tabular_population()
     reference, population = transformer["reference"], transformer["population"]
     summary = {
-        "reference_logps_chosen_before": reference["step0"]["logps/chosen"],
-        "reference_logps_chosen_after": reference["metrics"]["logps/chosen"],
-        "reference_rewards_chosen": reference["metrics"]["rewards/chosen"],
-        "reference_margin": reference["metrics"]["rewards/margins"],
-        "population_logps_chosen_before": population["step0"]["logps/chosen"],
-        "population_logps_chosen_after": population["metrics"]["logps/chosen"],
-        "population_rewards_chosen": population["metrics"]["rewards/chosen"],
-        "population_margin": population["metrics"]["rewards/margins"],
-        "tabular_rewards_chosen": tabular["metrics"]["rewards/chosen"],
-        "tabular_margin": tabular["metrics"]["rewards/margins"],
-        "tabular_max_abs_error": tabular["max_abs_error"],
-        "dpo_shifted_loss_change": shifted_loss_change(),
+        "chosen_logp_before": reference["step0"]["logps/chosen"],
+        "chosen_logp_after": reference["metrics"]["logps/chosen"],
+        "chosen_reward": reference["metrics"]["rewards/chosen"],
+        "margin": reference["metrics"]["rewards/margins"],
+        "pop_chosen_logp_before": population["step0"]["logps/chosen"],
+        "pop_chosen_logp_after": population["metrics"]["logps/chosen"],
+        "pop_chosen_reward": population["metrics"]["rewards/chosen"],
+        "pop_margin": population["metrics"]["rewards/margins"],
+        "table_chosen_reward": tabular["metrics"]["rewards/chosen"],
+        "table_margin": tabular["metrics"]["rewards/margins"],
+        "table_max_abs_error": tabular["max_abs_error"],
+        "shifted_loss_change": shifted_loss_change(),
     }
     return {"transformer": transformer, "tabular": tabular, "summary": summary}
