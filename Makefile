@@ -72,7 +72,8 @@ render: $(RENDERS)/manifest.json $(RENDERS)/claims.json $(RENDERS)/index.html ##
 .PRECIOUS: $(foreach kind,$(CLIP_FILES),$(RENDERS)/%.$(kind)) build/clips/%.json \
   $(RENDERS)/manifest.json $(RENDERS)/claims.json $(RENDERS)/lab_report.md $(RENDERS)/transformer.json \
   $(RENDERS)/why_dpo.json $(RENDERS)/gradient.json $(RENDERS)/logprobs.json $(RENDERS)/index.html \
-  $(RENDERS)/beta_sweep.json $(RENDERS)/no_exploration.json
+  $(RENDERS)/beta_sweep.json $(RENDERS)/no_exploration.json \
+  $(RENDERS)/unseen_mass.json
 $(CLIPS): %: $(foreach kind,$(CLIP_FILES),$(RENDERS)/%.$(kind))
 
 # The remux that writes a clip's MP4 (index first, chapter markers) and its chapters file.
@@ -155,6 +156,12 @@ $(RENDERS)/beta_sweep.json: $(LAB_SOURCES) | $(INSTALLED)
 	$(PY) -m lab.cli experiment beta-sweep --out $(RENDERS)
 $(RENDERS)/no_exploration.json: $(LAB_SOURCES) | $(INSTALLED)
 	$(PY) -m lab.cli experiment no-exploration --out $(RENDERS)
+# Where DPO breaks: mass on responses no pair compared (N pairs from π_ref, and the fixes: the same N
+# drawn uniformly, 10 N from π_ref), and the chosen log-prob falling while the margin grows:
+# unseen_mass.json and figures/unseen_mass.{png,svg}.
+render: $(RENDERS)/unseen_mass.json
+$(RENDERS)/unseen_mass.json: $(LAB_SOURCES) | $(INSTALLED)
+	$(PY) -m lab.cli experiment unseen-mass --out $(RENDERS)
 
 # Rewritten only when QUALITY (NARRATION) changes, so that clips re-render at the new quality
 # (with the new voice).

@@ -14,9 +14,12 @@ import pytest
 import torch
 
 from lab.claims import all_claims, get_claim, verify
+from lab.claims.evaluate import EvaluationError, value_of
 from lab.claims.expressions import Check, closest_call
 from lab.claims.mutants import MutantScore, mutant_score, mutants, nodes
+from lab.claims.named import Binding, Named, Table
 from lab.claims.tex import (
+    Big,
     Binary,
     Call,
     Expect,
@@ -66,6 +69,10 @@ STILL_TRUE = {
     ("limits.beta_frontier", r"-\beta\, \mathrm{KL}(\pi_\theta \| \pi_{\mathrm{ref}}) \le"),
     # DPO leaves y⁺ below π*(y⁺) as well as below π_ref(y⁺).
     ("limits.no_exploration", r"\le \pi^*(y^+ \mid x)"),
+    # The rejected responses' implicit reward is negative on average too (it falls further: that
+    # is the margin), so E[r̂_l] ≤ 0 and E[−r̂_l] ≥ 0 are true.
+    ("limits.chosen_falls", r"\mathbb{E}[\hat r_\theta(x, y_l)] \le 0 \qquad"),
+    ("limits.chosen_falls", r"\qquad \mathbb{E}[-\hat r_\theta(x, y_l)] \ge 0"),
 }
 
 
@@ -168,6 +175,28 @@ def test_the_reader_knows_the_lectures_notation() -> None:
     assert isinstance(relation, Relation) and relation.ops == ("=", "ge")
     # Spacing is typography: the same mathematics reads the same.
     assert read_tex(r"a\,=\;\frac{b}{c}") == read_tex(r"a = \frac{b}{c}")
+
+
+def test_a_sum_outside_a_set_runs_over_the_rest_of_the_domain() -> None:
+    """\\sum_{y \\notin S}: S bound as a set's indicator per prompt; the sum runs over the other
+    responses of each prompt, and \\sum_{y \\in S} still runs over the values S lists."""
+    outside = read_tex(r"\sum_{y \notin \mathcal{D}} \pi(y \mid x)")
+    assert (
+        isinstance(outside, Big) and outside.outside and outside.domain == Sym((0, 0), "mathcal D")
+    )
+    assert not read_tex(r"\sum_{y \in \mathcal{Y}} \pi(y \mid x)").outside
+    pi = torch.tensor([[0.1, 0.2, 0.3, 0.4], [0.4, 0.3, 0.2, 0.1]], dtype=torch.float64)
+    seen = torch.tensor([[1.0, 0, 1, 0], [0, 0, 0, 1]], dtype=torch.float64)
+    values = {"pi": Table(Named(pi, ("x", "y")), ("y", "x"))}
+    indicator = Table(Named(seen, ("x", "y")), ("y",))
+    binding = Binding({"x": 2, "y": 4}, {**values, "mathcal D": indicator})
+    assert value_of(outside, binding).values.tolist() == pytest.approx([0.6, 0.9])
+    listed = Binding({"x": 2, "y": 4}, {**values, "mathcal Y": Named(torch.tensor([1, 3]), ("i",))})
+    inside = read_tex(r"\sum_{y \in \mathcal{Y}} \pi(y \mid x)")
+    assert value_of(inside, listed).values.tolist() == pytest.approx([0.6, 0.4])
+    not_a_set = Binding({"x": 2, "y": 4}, {**values, "mathcal D": Named(seen, ("x", "y"))})
+    with pytest.raises(EvaluationError, match="needs S bound as a set's indicator"):
+        value_of(outside, not_a_set)
 
 
 def test_mutants_are_distinct_wrong_versions_of_the_tex() -> None:

@@ -38,6 +38,8 @@ CLAIM_MODULES: tuple[str, ...] = (
     "lab.claims.step7_loss_code",
     "lab.claims.step8_beta_frontier",
     "lab.claims.step8_no_exploration",
+    "lab.claims.limits_unseen",
+    "lab.claims.limits_chosen",
 )
 
 

@@ -143,13 +143,16 @@ class Values:
 
     def _big(self, node: t.Big) -> Named:
         domain = self.entry(node.domain.name) if isinstance(node.domain, t.Sym) else None
-        index = domain if isinstance(domain, Named) else self.entry(node.var)
+        given = isinstance(domain, Named) and not node.outside
+        index = domain if given else self.entry(node.var)
         if not isinstance(index, Named):
             raise EvaluationError(f"{node.var!r} is not a variable to sum over")
         index = Named(index.values, (node.var,))
         inner = self.under({node.var: index})
         body = inner.value(node.body)
         inside = Named(torch.ones_like(index.values, dtype=torch.bool), (node.var,))
+        if node.outside:
+            inside = combine(torch.logical_and, inside, self.outside(node, domain, index))
         if node.lower is not None:
             inside = combine(
                 torch.logical_and, inside, combine(torch.le, inner.value(node.lower), index)
@@ -163,6 +166,15 @@ class Values:
         axis = masked.dims.index(node.var)
         reduced = masked.values.sum(axis) if node.kind == "sum" else masked.values.prod(axis)
         return Named(reduced, without(masked.dims, node.var))
+
+    def outside(self, node: t.Big, members: object, index: Named) -> Named:
+        """v ∉ S: S is bound as the indicator of the set, a Table called with v (its other
+        dimensions, the prompt x say, carried along: a set per prompt)."""
+        if not isinstance(members, Table):
+            raise EvaluationError(
+                f"{node.var} ∉ S needs S bound as a set's indicator over {node.var}"
+            )
+        return combine(lambda member: member == 0, members(index))
 
     def _expect(self, node: t.Expect) -> Named:
         if node.distribution is None:

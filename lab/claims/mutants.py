@@ -25,6 +25,7 @@ from lab.claims.registry import Claim, verify
 
 SWAPS = (("y_w", "y_l"), ("r_w", "r_l"), ("A", "B"), ("a", "b"))
 POLICIES = (r"\pi^*", r"\pi_{\mathrm{ref}}")
+BINDER = r"(\\mathbb\{E\}_\{[^}]*\})"  # E_{(x, y_w, y_l) ∼ D}: names that bind, not values
 
 
 @dataclass(frozen=True)
@@ -117,8 +118,8 @@ def _swap_sides(tex: str):
     for relation in nodes(tree, t.Relation):
         for side in relation.terms:
             start, end = side.span
-            pieces = re.split(r"(\\mathbb\{E\}_\{[^}]*\})", tex[start:end])
-            swapped = "".join(p if p.startswith(r"\mathbb") else _swap_names(p) for p in pieces)
+            pieces = re.split(BINDER, tex[start:end])
+            swapped = "".join(p if re.fullmatch(BINDER, p) else _swap_names(p) for p in pieces)
             if swapped != tex[start:end]:
                 yield Mutant("y_w and y_l swapped on one side", tex[:start] + swapped + tex[end:])
 

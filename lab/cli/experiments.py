@@ -11,6 +11,8 @@
                                       [--online-steps S] [--group-size G]
                                       [--online-learning-rate LR]
                                       [--out renders] [--json]
+    dpo-lab experiment unseen-mass [--n-pairs N] [--seed K] [--steps S] [--more M]
+                                   [--out renders] [--json]
 
 Each experiment is a subcommand with its own options (``EXPERIMENTS``: name → the function that
 adds its parser). Each writes its record (``NAME.json``) and figure (``figures/…``) into
@@ -23,15 +25,12 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import json
-import sys
 from collections.abc import Callable
-from pathlib import Path
 
-from lab.cli import preflight
+from lab.cli import limits
+from lab.cli.experiment_runs import add_common_options, run_and_write
 from lab.cli.options import build_config, whole_number
-from lab.experiments import ExperimentFailed
-from lab.training.devices import single_cpu_thread, stderr_line
+from lab.training.devices import single_cpu_thread
 
 
 def add_experiment_parser(subcommands) -> None:
@@ -41,44 +40,6 @@ def add_experiment_parser(subcommands) -> None:
     names = parser.add_subparsers(dest="experiment", required=True, metavar="NAME")
     for add_parser in EXPERIMENTS.values():
         add_parser(names)
-
-
-def add_common_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--out", default="renders", help="output folder (default: renders)")
-    parser.add_argument("--json", action="store_true", help="print the summary as JSON")
-
-
-def run_and_write(
-    args: argparse.Namespace,
-    parser: argparse.ArgumentParser,
-    record: str,
-    announce: str,
-    run: Callable[[], object],
-    write: Callable[[object, Path, str], list[Path]],
-) -> int:
-    """What every experiment's command does once its options are read: check --out (``record``
-    is the JSON it writes there), say what runs, ``run()`` it, and ``write`` its files. An
-    ``ExperimentFailed`` is exit 1 with its reason on stderr, and nothing written. Prints the
-    run's summary (a table, or JSON with --json), then the files written."""
-    from lab.cli.commands import command_line
-
-    out = preflight.check_output_folder(args.out, "--out", parser, ("figures",), (record,))
-    stderr_line(f"experiment {args.experiment}: {announce}")
-    try:
-        result = run()
-    except ExperimentFailed as error:
-        print(f"dpo-lab experiment {args.experiment}: {error}", file=sys.stderr)
-        return 1
-    written = write(result, out, command_line(args))
-    summary = result.summary()
-    if args.json:
-        print(json.dumps(summary, indent=2))
-    else:
-        for name, value in summary.items():
-            print(f"{name:>24}  {value:.6g}")
-    for path in written:
-        print(f"wrote {path}")
-    return 0
 
 
 def _add_gradient_parser(names) -> None:
@@ -215,99 +176,12 @@ def cmd_why_dpo(args: argparse.Namespace, parser: argparse.ArgumentParser) -> in
     )  # fmt: skip
 
 
-def number_list(text: str) -> tuple[float, ...]:
-    """An argparse type: '0.01,0.1,1' → (0.01, 0.1, 1.0); the config checks the values."""
-    try:
-        return tuple(float(item) for item in text.split(","))
-    except ValueError:
-        message = f"{text!r} is not a comma-separated list of numbers"
-        raise argparse.ArgumentTypeError(message) from None
-
-
-def _add_options(parser: argparse.ArgumentParser, defaults, options: dict[str, tuple]) -> None:
-    """One option per config field: name → (type, help); the help ends with the default."""
-    for name, (kind, what) in options.items():
-        shown = getattr(defaults, name)
-        shown = ",".join(f"{v:g}" for v in shown) if isinstance(shown, tuple) else shown
-        flags = ["--lr", "--learning-rate"] if name == "learning_rate" else []
-        flags = flags or [f"--{name.replace('_', '-')}"]
-        parser.add_argument(*flags, dest=name, type=kind, help=f"{what} (default {shown})")
-
-
-def _add_beta_sweep_parser(names) -> None:
-    from lab.experiments.beta_sweep import BetaSweepConfig
-
-    parser = names.add_parser(
-        "beta-sweep", help="DPO trained at each β on the same pairs, against the closed form"
-    )
-    _add_options(parser, BetaSweepConfig(), {
-        "betas": (number_list, "the β values, comma-separated, increasing"),
-        "n_pairs": (whole_number, "pairs drawn from π_ref, the same for every β"),
-        "seed": (whole_number, "draws the pairs and labels"),
-        "steps": (whole_number, "gradient-descent steps per β"),
-        "learning_rate": (float, "the step on the implicit reward β·θ"),
-    })  # fmt: skip
-    add_common_options(parser)
-    parser.set_defaults(handler=cmd_beta_sweep, subparser=parser)
-
-
-def cmd_beta_sweep(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
-    from lab.experiments.beta_sweep import BetaSweepConfig, beta_sweep_experiment
-    from lab.report.beta_sweep import write_beta_sweep_files
-
-    names = [field.name for field in dataclasses.fields(BetaSweepConfig)]
-    config = build_config(BetaSweepConfig, {n: getattr(args, n) for n in names}, parser)
-
-    def run():
-        with single_cpu_thread():
-            return beta_sweep_experiment(config)
-
-    announce = f"DPO at {len(config.betas)} values of β, {config.steps} steps each"
-    return run_and_write(args, parser, "beta_sweep.json", announce, run, write_beta_sweep_files)
-
-
-def _add_no_exploration_parser(names) -> None:
-    from lab.experiments.no_exploration import NoExplorationConfig
-
-    parser = names.add_parser(
-        "no-exploration", help="a best response in no pair: DPO against an online method"
-    )
-    _add_options(parser, NoExplorationConfig(), {
-        "beta": (float, "the KL strength β of both methods"),
-        "n_pairs": (whole_number, "pairs drawn from π_ref without the best response"),
-        "seed": (whole_number, "draws the pairs, labels and online samples"),
-        "steps": (whole_number, "DPO's gradient-descent steps"),
-        "learning_rate": (float, "DPO's step on the implicit reward β·θ"),
-        "online_steps": (whole_number, "the online method's steps"),
-        "group_size": (whole_number, "responses it samples per step"),
-        "online_learning_rate": (float, "its Adam learning rate"),
-    })  # fmt: skip
-    add_common_options(parser)
-    parser.set_defaults(handler=cmd_no_exploration, subparser=parser)
-
-
-def cmd_no_exploration(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
-    from lab.experiments.no_exploration import NoExplorationConfig, no_exploration_experiment
-    from lab.report.no_exploration import write_no_exploration_files
-
-    names = [field.name for field in dataclasses.fields(NoExplorationConfig)]
-    config = build_config(NoExplorationConfig, {n: getattr(args, n) for n in names}, parser)
-
-    def run():
-        with single_cpu_thread():
-            return no_exploration_experiment(config)
-
-    announce = "DPO on pairs without the best response, and the online method"
-    return run_and_write(
-        args, parser, "no_exploration.json", announce, run, write_no_exploration_files
-    )
-
-
 # Every experiment, in the lecture's order: its name and the function that adds its subcommand.
 EXPERIMENTS: dict[str, Callable] = {
     "why-dpo": _add_why_dpo_parser,
     "gradient": _add_gradient_parser,
     "logprobs": _add_logprobs_parser,
-    "beta-sweep": _add_beta_sweep_parser,
-    "no-exploration": _add_no_exploration_parser,
+    "beta-sweep": limits.add_beta_sweep_parser,
+    "unseen-mass": limits.add_unseen_mass_parser,
+    "no-exploration": limits.add_no_exploration_parser,
 }

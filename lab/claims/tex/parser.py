@@ -12,6 +12,7 @@ raises ``TexError`` naming the place, and an unreadable claim does not hold.
     expr         := ["-"] term (("+" | "-") term)*
     term         := factor (factor | "\\times" factor)*   juxtaposition multiplies
     factor       := \\log f | \\exp f | \\nabla_v f | \\sum… term | \\prod… term
+                    (\\sum_{v=a}^{b}, \\sum_{v \\in S}, \\sum_{v \\notin S}: v outside the set S)
                   | \\mathbb{E}…[expr] | \\max_v expr | \\arg\\max_v expr | \\frac{}{}
                   | KL(p ‖ q) | call | symbol | symbol^exponent | (expr) | …
 """
@@ -108,7 +109,7 @@ class _Parser(Cursor):
         if token is None or token in RELATIONS:
             return False
         stops = {"+", "-", ")", "]", "}", ",", ";", ":", "|", r"\mid", r"\|", r"\Rightarrow",
-                 r"\qquad", r"\succ", r"\sim", r"\in"}  # fmt: skip
+                 r"\qquad", r"\succ", r"\sim", r"\in", r"\notin"}  # fmt: skip
         if token in stops:
             return False
         return not (token == r"\text" and self.peek(2) == "(")
@@ -149,14 +150,14 @@ class _Parser(Cursor):
     def big(self, kind: str) -> t.Node:
         begin = self.start()
         self.take()
-        var, domain, lower, upper = "", None, None, None
+        var, domain, lower, upper, outside = "", None, None, None, False
         if self.peek() == "_":
             self.take()
             if self.peek() == "{":
                 self.take("{")
                 var = self.name_token()
-                if self.peek() == r"\in":
-                    self.take()
+                if self.peek() in (r"\in", r"\notin"):
+                    outside = self.take().text == r"\notin"
                     domain = self.expr()
                 elif self.peek() == "=":
                     self.take()
@@ -170,7 +171,7 @@ class _Parser(Cursor):
         if not var:
             raise self.error(f"\\{kind} needs a variable to run over")
         body = self.term()
-        return t.Big(self.span(begin), kind, var, domain, lower, upper, body)
+        return t.Big(self.span(begin), kind, var, domain, lower, upper, body, outside)
 
     def expectation(self) -> t.Node:
         begin = self.start()

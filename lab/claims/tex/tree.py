@@ -79,6 +79,7 @@ class Big(Node):
     lower: Node | None
     upper: Node | None
     body: Node
+    outside: bool = False  # \sum_{y \notin S}: the variable runs over its domain less the set S
 
 
 @dataclass(frozen=True)
