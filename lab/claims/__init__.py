@@ -36,6 +36,7 @@ CLAIM_MODULES: tuple[str, ...] = (
     "lab.claims.step7_sequences",
     "lab.claims.step7_reference_start",
     "lab.claims.step7_loss_code",
+    "lab.claims.limits_length",
 )
 
 

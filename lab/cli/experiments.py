@@ -5,6 +5,8 @@
     dpo-lab experiment logprobs [--prompt X] [--chosen Y] [--rejected Y] [--steps S]
                                 [--warmup-steps W] [--out renders] [--json]
     dpo-lab experiment why-dpo [--vocab V] [--max-tokens L] [--out renders] [--json]
+    dpo-lab experiment length [--biases B …] [--betas β …] [--steps S] [--lr LR]
+                              [--out renders] [--json]
 
 Each experiment is a subcommand with its own options (``EXPERIMENTS``: name → the function that
 adds its parser). Each writes its record (``NAME.json``) and figure (``figures/…``) into
@@ -209,9 +211,52 @@ def cmd_why_dpo(args: argparse.Namespace, parser: argparse.ArgumentParser) -> in
     )  # fmt: skip
 
 
+def _add_length_parser(names) -> None:
+    from lab.experiments.length import LengthConfig
+
+    defaults = LengthConfig()
+    parser = names.add_parser(
+        "length", help="DPO on length-biased labels: longer answers; R-DPO's fix, against bias × β"
+    )
+    for name, what in (("biases", "length biases b of the labels"), ("betas", "KL strengths β")):
+        listed = " ".join(f"{v:g}" for v in getattr(defaults, name))
+        parser.add_argument(
+            f"--{name}", type=float, nargs="+", metavar=name[0].upper(),
+            help=f"the {what} (default {listed})",
+        )  # fmt: skip
+    parser.add_argument(
+        "--steps", type=whole_number, help=f"Adam steps per run (default {defaults.steps})"
+    )
+    parser.add_argument(
+        "--lr", "--learning-rate", dest="learning_rate", type=float,
+        help=f"Adam's learning rate (default {defaults.learning_rate})",
+    )  # fmt: skip
+    add_common_options(parser)
+    parser.set_defaults(handler=cmd_length, subparser=parser)
+
+
+def cmd_length(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+    from lab.experiments.length import LengthConfig, length_experiment
+    from lab.report.length import write_length_files
+
+    given = {name: getattr(args, name) for name in ("biases", "betas", "steps", "learning_rate")}
+    for name in ("biases", "betas"):
+        given[name] = None if given[name] is None else tuple(given[name])
+    config = build_config(LengthConfig, given, parser)
+
+    def run():
+        with single_cpu_thread():
+            return length_experiment(config)
+
+    runs = len(config.betas) * (2 * len(config.biases) - (config.biases[0] == 0))
+    announce = f"π_ref warmed up; {runs} tabular runs (DPO and R-DPO), {config.steps} steps each"
+    return run_and_write(args, parser, "length.json", announce, run, write_length_files)
+
+
 # Every experiment, in the lecture's order: its name and the function that adds its subcommand.
 EXPERIMENTS: dict[str, Callable] = {
     "why-dpo": _add_why_dpo_parser,
     "gradient": _add_gradient_parser,
     "logprobs": _add_logprobs_parser,
+    "length": _add_length_parser,
 }

@@ -56,7 +56,8 @@ def _increasing(name: str, values: tuple[float, ...], least: int, positive: bool
     )
     if not ok:
         raise ValueError(
-            f"{name} must be at least {least} finite numbers {bound} in increasing order, "
+            f"{name} must be {('one', 'two')[least - 1]} or more finite numbers {bound}, "
+            "in increasing order, "
             f"got {' '.join(f'{v:g}' for v in numbers) or 'none'}"
         )
 
