@@ -71,7 +71,8 @@ render: $(RENDERS)/manifest.json $(RENDERS)/claims.json $(RENDERS)/index.html ##
 # (.DELETE_ON_ERROR would delete the old files the failed recipe did not touch): .PRECIOUS.
 .PRECIOUS: $(foreach kind,$(CLIP_FILES),$(RENDERS)/%.$(kind)) build/clips/%.json \
   $(RENDERS)/manifest.json $(RENDERS)/claims.json $(RENDERS)/lab_report.md $(RENDERS)/transformer.json \
-  $(RENDERS)/why_dpo.json $(RENDERS)/gradient.json $(RENDERS)/logprobs.json $(RENDERS)/index.html
+  $(RENDERS)/why_dpo.json $(RENDERS)/gradient.json $(RENDERS)/logprobs.json $(RENDERS)/index.html \
+  $(RENDERS)/length.json
 $(CLIPS): %: $(foreach kind,$(CLIP_FILES),$(RENDERS)/%.$(kind))
 
 # The remux that writes a clip's MP4 (index first, chapter markers) and its chapters file.
@@ -145,6 +146,12 @@ $(RENDERS)/gradient.json: $(LAB_SOURCES) | $(INSTALLED)
 render: $(RENDERS)/logprobs.json
 $(RENDERS)/logprobs.json: $(LAB_SOURCES) | $(INSTALLED)
 	$(PY) -m lab.cli experiment logprobs --out $(RENDERS)
+
+# Where DPO breaks, the length exploit: labels biased toward longer answers, DPO and R-DPO trained
+# at each bias and β: length.json and figures/length.{png,svg}.
+render: $(RENDERS)/length.json
+$(RENDERS)/length.json: $(LAB_SOURCES) | $(INSTALLED)
+	$(PY) -m lab.cli experiment length --out $(RENDERS)
 
 # Rewritten only when QUALITY (NARRATION) changes, so that clips re-render at the new quality
 # (with the new voice).

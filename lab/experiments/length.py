@@ -32,6 +32,7 @@ from lab.core.length import length_regularised_loss
 from lab.data.enumerated import enumerate_world
 from lab.data.pairs import population_pair_weights
 from lab.experiments import ExperimentFailed
+from lab.training.devices import single_cpu_thread
 from lab.training.length_loss import length_regularised_pairs
 from lab.training.tabular import TabularConfig, train_tabular
 from lab.training.transformer import WARMUP_STEPS
@@ -148,7 +149,8 @@ def train_on_biased_labels(
         else length_regularised_pairs(weights, world.lengths, alpha, pair_loss)
     )
     config = TabularConfig(steps=steps, learning_rate=learning_rate, device="cpu")
-    return train_tabular(world.pi_ref, weights, beta, config, loss_fn=loss_fn).policy
+    with single_cpu_thread():  # two threads on a shared machine wait for each other
+        return train_tabular(world.pi_ref, weights, beta, config, loss_fn=loss_fn).policy
 
 
 def population_optimum(world: LengthWorld, bias: float, alpha: float, beta: float):

@@ -21,9 +21,9 @@ from lab.report.figures import STYLE, save_figure
 # One colour per β, in order; the first is π_θ's own blue.
 BETA_COLOURS = (PALETTE.policy, PALETTE.beta, PALETTE.partition, PALETTE.chosen, PALETTE.text)
 PANELS = (
-    ("mean_length", r"mean length $\mathbb{E}_\pi[|y|]$ (tokens)", "answers grow with the bias"),
+    ("mean_length", "mean length E_π[|y|] (tokens)", "answers grow with the bias"),
     ("accuracy", "accuracy (mass on right answers)", "the answers stay right"),
-    ("reward", r"true reward $\mathbb{E}_\pi[r]$", "the true reward falls"),
+    ("reward", "true reward E_π[r]", "the true reward falls"),
 )
 
 
