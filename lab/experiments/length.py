@@ -11,6 +11,8 @@ the pairs are ``population_pair_weights(π_ref, r + b|y|)`` — every pair of re
 π_ref, weighted by its exact probability (the expected loss, no sampling noise). π_ref is the
 lecture's warmed-up tiny GPT-2, scored on every response. π_θ is a table over the responses,
 trained from π_ref with DPO, and with R-DPO (α = b) on the same biased pairs, at each (b, β).
+DPO's population optimum is π* of r + b|y|; R-DPO's, with +α(|y_w| − |y_l|) inside the sigmoid
+(``lab.core.length``), is π* of r + (b − α)|y|: the unbiased π* at α = b.
 
 What is measured, for π_ref, each π_θ, and π* of the true reward at each β: the mean length
 E_π[|y|], the accuracy (the mass on responses that state the right answer and no other number:

@@ -43,8 +43,8 @@ def _panel(axis, run: LengthRun, figure: str, label: str, title: str, legend: bo
         label=r"$\pi_{\mathrm{ref}}$",
     )  # fmt: skip
     axis.annotate(
-        r"$\pi_{\mathrm{ref}}$", (biases[-1], reference), xytext=(0, 4),
-        textcoords="offset points", ha="right", va="bottom", color=PALETTE.reference,
+        r"$\pi_{\mathrm{ref}}$", (biases[0], reference), xytext=(2, 4),
+        textcoords="offset points", ha="left", va="bottom", color=PALETTE.reference,
     )  # fmt: skip
     axis.set_xlabel("length bias of the labels b (per token)")
     axis.set_ylabel(label)
