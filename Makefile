@@ -29,6 +29,8 @@ $(error unknown NARRATION '$(NARRATION)'; valid values: $(VALID_NARRATIONS))
 endif
 
 INSTALLED := $(VENV)/.installed
+# The experiments of the chapter "β in practice and where DPO breaks" (their rule: below).
+LIMITS_EXPERIMENTS := beta_sweep length unseen_mass no_exploration
 LAB_SOURCES := $(wildcard lab/*.py lab/*/*.py)
 SCENE_SHARED := scenes/base.py scenes/style.py scenes/widgets.py scenes/labdata.py \
 	scenes/quantities.py scenes/catalog.py scenes/render.py scenes/manim_guards.py manim.cfg \
@@ -72,8 +74,7 @@ render: $(RENDERS)/manifest.json $(RENDERS)/claims.json $(RENDERS)/index.html ##
 .PRECIOUS: $(foreach kind,$(CLIP_FILES),$(RENDERS)/%.$(kind)) build/clips/%.json \
   $(RENDERS)/manifest.json $(RENDERS)/claims.json $(RENDERS)/lab_report.md $(RENDERS)/transformer.json \
   $(RENDERS)/why_dpo.json $(RENDERS)/gradient.json $(RENDERS)/logprobs.json $(RENDERS)/index.html \
-  $(RENDERS)/beta_sweep.json $(RENDERS)/no_exploration.json \
-  $(RENDERS)/unseen_mass.json
+  $(LIMITS_EXPERIMENTS:%=$(RENDERS)/%.json)
 $(CLIPS): %: $(foreach kind,$(CLIP_FILES),$(RENDERS)/%.$(kind))
 
 # The remux that writes a clip's MP4 (index first, chapter markers) and its chapters file.
@@ -148,20 +149,14 @@ render: $(RENDERS)/logprobs.json
 $(RENDERS)/logprobs.json: $(LAB_SOURCES) | $(INSTALLED)
 	$(PY) -m lab.cli experiment logprobs --out $(RENDERS)
 
-# The chapter "β in practice and where DPO breaks": DPO trained at each β against the closed form
-# (beta_sweep.json, figures/beta_sweep.{png,svg}); a best response in no pair, DPO against an
-# online method (no_exploration.json, figures/no_exploration.{png,svg}).
-render: $(RENDERS)/beta_sweep.json $(RENDERS)/no_exploration.json
-$(RENDERS)/beta_sweep.json: $(LAB_SOURCES) | $(INSTALLED)
-	$(PY) -m lab.cli experiment beta-sweep --out $(RENDERS)
-$(RENDERS)/no_exploration.json: $(LAB_SOURCES) | $(INSTALLED)
-	$(PY) -m lab.cli experiment no-exploration --out $(RENDERS)
-# Where DPO breaks: mass on responses no pair compared (N pairs from π_ref, and the fixes: the same N
-# drawn uniformly, 10 N from π_ref), and the chosen log-prob falling while the margin grows:
-# unseen_mass.json and figures/unseen_mass.{png,svg}.
-render: $(RENDERS)/unseen_mass.json
-$(RENDERS)/unseen_mass.json: $(LAB_SOURCES) | $(INSTALLED)
-	$(PY) -m lab.cli experiment unseen-mass --out $(RENDERS)
+# The chapter "β in practice and where DPO breaks", one experiment per part, each a JSON record and
+# figures/NAME.{png,svg}: DPO trained at each β against the closed form (beta_sweep); labels biased
+# toward longer answers, DPO and R-DPO at each bias and β (length); mass on responses no pair
+# compared, its fixes, and the chosen log-prob falling while the margin grows (unseen_mass); a best
+# response in no pair, DPO against an online method (no_exploration).
+render: $(LIMITS_EXPERIMENTS:%=$(RENDERS)/%.json)
+$(LIMITS_EXPERIMENTS:%=$(RENDERS)/%.json): $(RENDERS)/%.json: $(LAB_SOURCES) | $(INSTALLED)
+	$(PY) -m lab.cli experiment $(subst _,-,$*) --out $(RENDERS)
 
 # Rewritten only when QUALITY (NARRATION) changes, so that clips re-render at the new quality
 # (with the new voice).

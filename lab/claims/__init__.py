@@ -36,10 +36,11 @@ CLAIM_MODULES: tuple[str, ...] = (
     "lab.claims.step7_sequences",
     "lab.claims.step7_reference_start",
     "lab.claims.step7_loss_code",
-    "lab.claims.step8_beta_frontier",
-    "lab.claims.step8_no_exploration",
+    "lab.claims.limits_beta_frontier",
+    "lab.claims.limits_length",
     "lab.claims.limits_unseen",
     "lab.claims.limits_chosen",
+    "lab.claims.limits_no_exploration",
 )
 
 

@@ -52,20 +52,15 @@ def run_and_write(
     return 0
 
 
-def number_list(text: str) -> tuple[float, ...]:
-    """An argparse type: '0.01,0.1,1' → (0.01, 0.1, 1.0); the config checks the values."""
-    try:
-        return tuple(float(item) for item in text.split(","))
-    except ValueError:
-        message = f"{text!r} is not a comma-separated list of numbers"
-        raise argparse.ArgumentTypeError(message) from None
-
-
 def add_config_options(parser: argparse.ArgumentParser, defaults, options: dict) -> None:
     """One option per config field: name → (type, help); the help ends with the default."""
     for name, (kind, what) in options.items():
         shown = getattr(defaults, name)
-        shown = ",".join(f"{v:g}" for v in shown) if isinstance(shown, tuple) else shown
+        listed = isinstance(shown, tuple)  # several values, space-separated: --betas 0.1 0.5 1
+        shown = " ".join(f"{v:g}" for v in shown) if listed else shown
         flags = ["--lr", "--learning-rate"] if name == "learning_rate" else []
         flags = flags or [f"--{name.replace('_', '-')}"]
-        parser.add_argument(*flags, dest=name, type=kind, help=f"{what} (default {shown})")
+        parser.add_argument(
+            *flags, dest=name, type=kind, nargs="+" if listed else None,
+            help=f"{what} (default {shown})",
+        )  # fmt: skip

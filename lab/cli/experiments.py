@@ -13,6 +13,8 @@
                                       [--out renders] [--json]
     dpo-lab experiment unseen-mass [--n-pairs N] [--seed K] [--steps S] [--more M]
                                    [--out renders] [--json]
+    dpo-lab experiment length [--biases B …] [--betas β …] [--steps S] [--lr LR]
+                              [--out renders] [--json]
 
 Each experiment is a subcommand with its own options (``EXPERIMENTS``: name → the function that
 adds its parser). Each writes its record (``NAME.json``) and figure (``figures/…``) into
@@ -182,6 +184,7 @@ EXPERIMENTS: dict[str, Callable] = {
     "gradient": _add_gradient_parser,
     "logprobs": _add_logprobs_parser,
     "beta-sweep": limits.add_beta_sweep_parser,
+    "length": limits.add_length_parser,
     "unseen-mass": limits.add_unseen_mass_parser,
     "no-exploration": limits.add_no_exploration_parser,
 }

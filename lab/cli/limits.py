@@ -9,7 +9,6 @@ import dataclasses
 from lab.cli.experiment_runs import (
     add_common_options,
     add_config_options,
-    number_list,
     run_and_write,
 )
 from lab.cli.options import build_config, whole_number
@@ -23,7 +22,7 @@ def add_beta_sweep_parser(names) -> None:
         "beta-sweep", help="DPO trained at each β on the same pairs, against the closed form"
     )
     add_config_options(parser, BetaSweepConfig(), {
-        "betas": (number_list, "the β values, comma-separated, increasing"),
+        "betas": (float, "the β values, increasing"),
         "n_pairs": (whole_number, "pairs drawn from π_ref, the same for every β"),
         "seed": (whole_number, "draws the pairs and labels"),
         "steps": (whole_number, "gradient-descent steps per β"),
@@ -38,7 +37,9 @@ def cmd_beta_sweep(args: argparse.Namespace, parser: argparse.ArgumentParser) ->
     from lab.report.beta_sweep import write_beta_sweep_files
 
     names = [field.name for field in dataclasses.fields(BetaSweepConfig)]
-    config = build_config(BetaSweepConfig, {n: getattr(args, n) for n in names}, parser)
+    given = {n: getattr(args, n) for n in names}
+    given["betas"] = None if args.betas is None else tuple(args.betas)
+    config = build_config(BetaSweepConfig, given, parser)
 
     def run():
         with single_cpu_thread():
@@ -124,3 +125,45 @@ def cmd_unseen_mass(args: argparse.Namespace, parser: argparse.ArgumentParser) -
         f"π_ref warmed up; four DPO runs of {config.steps} Adam steps and the tabular one …",
         run, write_unseen_mass_files,
     )  # fmt: skip
+
+
+def add_length_parser(names) -> None:
+    from lab.experiments.length import LengthConfig
+
+    defaults = LengthConfig()
+    parser = names.add_parser(
+        "length", help="DPO on length-biased labels: longer answers; R-DPO's fix, against bias × β"
+    )
+    for name, what in (("biases", "length biases b of the labels"), ("betas", "KL strengths β")):
+        listed = " ".join(f"{v:g}" for v in getattr(defaults, name))
+        parser.add_argument(
+            f"--{name}", type=float, nargs="+", metavar=name[0].upper(),
+            help=f"the {what} (default {listed})",
+        )  # fmt: skip
+    parser.add_argument(
+        "--steps", type=whole_number, help=f"Adam steps per run (default {defaults.steps})"
+    )
+    parser.add_argument(
+        "--lr", "--learning-rate", dest="learning_rate", type=float,
+        help=f"Adam's learning rate (default {defaults.learning_rate})",
+    )  # fmt: skip
+    add_common_options(parser)
+    parser.set_defaults(handler=cmd_length, subparser=parser)
+
+
+def cmd_length(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+    from lab.experiments.length import LengthConfig, length_experiment
+    from lab.report.length import write_length_files
+
+    given = {name: getattr(args, name) for name in ("biases", "betas", "steps", "learning_rate")}
+    for name in ("biases", "betas"):
+        given[name] = None if given[name] is None else tuple(given[name])
+    config = build_config(LengthConfig, given, parser)
+
+    def run():
+        with single_cpu_thread():
+            return length_experiment(config)
+
+    runs = len(config.betas) * (2 * len(config.biases) - (config.biases[0] == 0))
+    announce = f"π_ref warmed up; {runs} tabular runs (DPO and R-DPO), {config.steps} steps each"
+    return run_and_write(args, parser, "length.json", announce, run, write_length_files)

@@ -78,11 +78,17 @@ def weighted_pair_loss(
     return _PairLoss(reference_logps, weights, beta, loss_fn)(policy_logps, with_metrics)
 
 
+def pair_indices(weights: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """(x, y_w, y_l) of every pair with a weight, in the order the trainer hands the pairs to its
+    loss: a loss that needs more than log-probs (R-DPO's lengths) lines its data up with this."""
+    return weights.nonzero(as_tuple=True)
+
+
 class _PairLoss:
     """``weighted_pair_loss`` with the pairs' indices found once, for a training loop."""
 
     def __init__(self, reference_logps, weights, beta, loss_fn) -> None:
-        self.x, self.w, self.l = weights.nonzero(as_tuple=True)  # l is y_l, as in the paper
+        self.x, self.w, self.l = pair_indices(weights)  # l is y_l, as in the paper
         self.pair_weights = weights[self.x, self.w, self.l]
         self.reference_chosen = reference_logps[self.x, self.w]
         self.reference_rejected = reference_logps[self.x, self.l]
