@@ -32,7 +32,7 @@ INSTALLED := $(VENV)/.installed
 # The experiments of the chapter "β in practice and where DPO breaks" (their rule: below).
 LIMITS_EXPERIMENTS := beta_sweep length unseen_mass no_exploration
 LAB_SOURCES := $(wildcard lab/*.py lab/*/*.py)
-SCENE_SHARED := scenes/base.py scenes/style.py scenes/widgets.py scenes/labdata.py \
+SCENE_SHARED := scenes/base.py scenes/style.py scenes/widgets.py scenes/labdata.py scenes/caches.py \
 	scenes/quantities.py scenes/catalog.py scenes/render.py scenes/manim_guards.py manim.cfg \
 	$(wildcard scenes/narration/*.py)
 # A lecturer's recordings replace the voice sentence by sentence (narration/recordings/README.md).
@@ -83,6 +83,15 @@ SCENE_SHARED += scenes/chapters.py scenes/mp4.py
 $(foreach kind,$(CLIP_FILES),$(RENDERS)/%.$(kind)) build/clips/%.json: scenes/%.py $(SCENE_SHARED) $(LAB_SOURCES) build/quality build/narration-mode $(RECORDINGS) | system-deps $(INSTALLED)
 	NARRATION=$(NARRATION) $(PY) -m scenes.render $* --quality $(QUALITY)
 
+# Scene modules only some clips import: a clip depends on those it imports (the lecture on all).
+clip_files = $(foreach kind,$(CLIP_FILES),$(RENDERS)/$1.$(kind)) build/clips/$1.json
+$(call clip_files,step5_dpo_loss): scenes/morph.py
+$(call clip_files,logprobs): scenes/code.py scenes/transformer_data.py
+$(call clip_files,trained_transformer): scenes/transformer_data.py
+$(call clip_files,limits): scenes/limits_failures.py scenes/limits_data.py
+SCENE_HELPERS := scenes/morph.py scenes/code.py scenes/transformer_data.py \
+	scenes/limits_failures.py scenes/limits_data.py
+
 # Any other file asked of renders/: a clip's file of another kind, or a clip that does not exist.
 not_a_clip_file = $(RENDERS)/$1 is not a file of a clip; its files are $(CLIP_FILES:%=$(RENDERS)/$(basename $1).%)
 no_such_clip = no clip '$(basename $1)' to render; valid clips: $(CLIPS)
@@ -96,7 +105,7 @@ $(RENDERS)/%:
 # The lecture plays the catalog's lecture clips: it depends on their sources, and renders after
 # them (order only), so that it replays their cached video segments instead of rendering them again.
 LECTURE_FILES := $(foreach kind,$(CLIP_FILES),$(RENDERS)/lecture.$(kind)) build/clips/lecture.json
-$(LECTURE_FILES): $(LECTURE_CLIPS:%=scenes/%.py) | $(LECTURE_CLIPS:%=build/clips/%.json)
+$(LECTURE_FILES): $(LECTURE_CLIPS:%=scenes/%.py) $(SCENE_HELPERS) | $(LECTURE_CLIPS:%=build/clips/%.json)
 
 # The manifest is its own small step, from the clips' records: parallel renders never race on it.
 $(RENDERS)/manifest.json: $(CLIPS:%=build/clips/%.json) $(foreach c,$(CLIPS),$(foreach kind,$(CLIP_FILES),$(RENDERS)/$c.$(kind))) scenes/manifest.py | $(INSTALLED)

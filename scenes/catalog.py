@@ -164,6 +164,10 @@ _PRESENTED: tuple[Clip, ...] = (
         r"$\beta$ in practice and where DPO breaks",
         claims=(
             "limits.beta_frontier",
+            "limits.length_exploit",
+            "limits.length_fix",
+            "limits.unseen_mass",
+            "limits.chosen_falls",
             "limits.no_exploration",
         ),
     ),

@@ -66,3 +66,21 @@ def no_exploration(cache_dir: Path = CACHE_DIR) -> dict:
         "limits.no_exploration",
         cache_dir,
     )
+
+
+@functools.cache
+def length(cache_dir: Path = CACHE_DIR) -> dict:
+    from lab.experiments.length import LengthConfig, length_experiment
+
+    return cached_record(
+        "length", LengthConfig(), length_experiment, "limits.length_exploit", cache_dir
+    )
+
+
+@functools.cache
+def unseen_mass(cache_dir: Path = CACHE_DIR) -> dict:
+    from lab.experiments.unseen_mass import UnseenMassConfig, unseen_mass_experiment
+
+    return cached_record(
+        "unseen_mass", UnseenMassConfig(), unseen_mass_experiment, "limits.unseen_mass", cache_dir
+    )

@@ -150,6 +150,12 @@ MODEL = Quantity("model", "a model's name, as the lab records it", form="verbati
 # The chapter on β in practice and where DPO breaks.
 KL = Quantity("kl", "a KL divergence KL(π ‖ π_ref), in nats", decimals=2)
 LENGTH = Quantity("length", "a mean response length, in tokens", decimals=2)
+MASS = Quantity(
+    "mass",
+    "a probability that can be tiny: one response's, or the mass on a set of responses",
+    form="scientific",
+    decimals=3,
+)
 
 QUANTITIES: dict[str, Quantity] = {
     q.name: q
@@ -169,6 +175,7 @@ QUANTITIES: dict[str, Quantity] = {
         MODEL,
         KL,
         LENGTH,
+        MASS,
     )
 }
 
