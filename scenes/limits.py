@@ -109,7 +109,7 @@ def sweep_panel(scene: ClaimScene, record: dict, key: str, name: str) -> tuple[A
 
 def beta_sweep(scene: ClaimScene) -> None:
     """Trained policies across β, against the closed-form frontier."""
-    record = limits_data.beta_sweep()
+    record = limits_data.record("beta_sweep")
     summary = record["summary"]
     scene.narrate(
         "First, β. The objective trades reward against distance from π_ref, and a trainer "
@@ -263,7 +263,7 @@ def favourite_answers(scene: ClaimScene, record: dict) -> VGroup:
 
 def length_exploit(scene: ClaimScene) -> None:
     """Length-biased labels lengthen DPO's answers; R-DPO's length term undoes it."""
-    record = limits_data.length()
+    record = limits_data.record("length")
     biases, beta = record["biases"], record["betas"][0]
     dpo = [figures["mean_length"] for figures in record["dpo"][0]]
     rdpo = [figures["mean_length"] for figures in record["rdpo"][0]]

@@ -17,6 +17,10 @@ from collections.abc import Callable
 from dataclasses import asdict
 from pathlib import Path
 
+from lab.experiments.beta_sweep import BetaSweepConfig, beta_sweep_experiment
+from lab.experiments.length import LengthConfig, length_experiment
+from lab.experiments.no_exploration import NoExplorationConfig, no_exploration_experiment
+from lab.experiments.unseen_mass import UnseenMassConfig, unseen_mass_experiment
 from lab.files import source_digest, write_text_atomically
 from scenes.caches import read_cache
 from scenes.labdata import CACHE_DIR, ROOT, backed_by, training_key
@@ -46,41 +50,17 @@ def _a_record(data: object) -> dict:
     return data
 
 
-@functools.cache
-def beta_sweep(cache_dir: Path = CACHE_DIR) -> dict:
-    from lab.experiments.beta_sweep import BetaSweepConfig, beta_sweep_experiment
-
-    return cached_record(
-        "beta_sweep", BetaSweepConfig(), beta_sweep_experiment, "limits.beta_frontier", cache_dir
-    )
-
-
-@functools.cache
-def no_exploration(cache_dir: Path = CACHE_DIR) -> dict:
-    from lab.experiments.no_exploration import NoExplorationConfig, no_exploration_experiment
-
-    return cached_record(
-        "no_exploration",
-        NoExplorationConfig(),
-        no_exploration_experiment,
-        "limits.no_exploration",
-        cache_dir,
-    )
+# Each experiment: its default config, its run, and the claim it backs.
+EXPERIMENTS: dict[str, tuple[type, Callable[[object], object], str]] = {
+    "beta_sweep": (BetaSweepConfig, beta_sweep_experiment, "limits.beta_frontier"),
+    "length": (LengthConfig, length_experiment, "limits.length_exploit"),
+    "unseen_mass": (UnseenMassConfig, unseen_mass_experiment, "limits.unseen_mass"),
+    "no_exploration": (NoExplorationConfig, no_exploration_experiment, "limits.no_exploration"),
+}
 
 
 @functools.cache
-def length(cache_dir: Path = CACHE_DIR) -> dict:
-    from lab.experiments.length import LengthConfig, length_experiment
-
-    return cached_record(
-        "length", LengthConfig(), length_experiment, "limits.length_exploit", cache_dir
-    )
-
-
-@functools.cache
-def unseen_mass(cache_dir: Path = CACHE_DIR) -> dict:
-    from lab.experiments.unseen_mass import UnseenMassConfig, unseen_mass_experiment
-
-    return cached_record(
-        "unseen_mass", UnseenMassConfig(), unseen_mass_experiment, "limits.unseen_mass", cache_dir
-    )
+def record(name: str, cache_dir: Path = CACHE_DIR) -> dict:
+    """The record of the experiment ``name`` (a key of ``EXPERIMENTS``) at its default config."""
+    config, run, claim_id = EXPERIMENTS[name]
+    return cached_record(name, config(), run, claim_id, cache_dir)

@@ -57,7 +57,7 @@ def probability_table(scene: ClaimScene, names: list[str], columns: list[tuple])
 def no_exploration(scene: ClaimScene) -> None:
     """The best answer, in no pair, stays put under DPO; an online method with the reward finds
     it."""
-    record = limits_data.no_exploration()
+    record = limits_data.record("no_exploration")
     summary, best = record["summary"], record["best"]
     scene.narrate(
         "Last: DPO learns only from the pairs it is given. Here no pair contains the best "
@@ -162,7 +162,7 @@ def pairs_label(n_pairs: int) -> str:
 def unseen_mass(scene: ClaimScene) -> None:
     """The comparison graph of N pairs drawn from π_ref, the mass the transformer moves onto a
     response no pair compared, and the fix: more pairs."""
-    record = limits_data.unseen_mass()
+    record = limits_data.record("unseen_mass")
     summary, top = record["summary"], record["top_unseen"]
     seen, unseen = len(record["nodes"]), len(record["unseen"])
     scene.narrate(
@@ -239,7 +239,7 @@ def reward_axis(scene: ClaimScene, low: float) -> tuple[NumberLine, VGroup]:
 
 def chosen_falls(scene: ClaimScene) -> None:
     """Both implicit rewards fall while their gap grows: the loss sees only the difference."""
-    record = limits_data.unseen_mass()
+    record = limits_data.record("unseen_mass")
     population = record["chosen_falls"]["transformer"]["population"]
     before, after = population["step0"], population["metrics"]
     summary = record["chosen_falls"]["summary"]

@@ -17,6 +17,7 @@ from lab.claims.limits_unseen import unseen_binding
 from lab.claims.reading import tex_evidence
 from lab.claims.tex import read_tex
 from lab.cli import main
+from lab.data.pairs import compared_responses
 from lab.experiments import ExperimentFailed
 from lab.experiments.unseen_mass import UnseenMassConfig, unseen_mass_experiment
 
@@ -125,7 +126,7 @@ def test_bad_options_exit_2_naming_the_option(option, message, tmp_path, capsys)
 def test_unseen_is_what_no_pair_mentions() -> None:
     weights = torch.zeros(2, 4, 4, dtype=torch.float64)
     weights[0, 1, 2] = weights[1, 3, 0] = 0.5
-    assert unseen_mass.seen_mask(weights).tolist() == [
+    assert compared_responses(weights).tolist() == [
         [False, True, True, False],
         [True, False, False, True],
     ]

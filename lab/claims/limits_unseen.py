@@ -33,7 +33,7 @@ from lab.claims.registry import Claim, Evidence
 from lab.claims.tex import Node
 from lab.data.batches import batch_logprobs, collate, enumerated_preference_batch
 from lab.data.enumerated import EnumeratedWorld, enumerate_world, policy_probs, world_pair_weights
-from lab.data.pairs import mle_exists
+from lab.data.pairs import compared_responses, mle_exists
 from lab.training.devices import single_cpu_thread
 from lab.training.tabular import TabularConfig, train_tabular
 from lab.training.transformer import TransformerConfig, start_policy, train_transformer
@@ -123,17 +123,12 @@ def unseen_binding(
     return Binding(variables, symbols(values), tolerance=TOLERANCE, relative=False, label=label)
 
 
-def seen_responses(weights: torch.Tensor) -> torch.Tensor:
-    """Which responses appear in some pair, per prompt. Shape: (P, n, n) → (P, n) bool."""
-    return (weights.sum(-1) + weights.sum(-2)) > 0
-
-
 def _check_unseen_mass(reading: Node, trained) -> Evidence:
     """The pairs leave the MLE undefined on every prompt and most responses in no pair; the TeX
     on screen evaluated with ``trained()``'s π_θ, π_ref and 𝒟 = the responses in the pairs."""
     pi_ref = reference_and_world()[1].pi_ref
     weights = pairs_from_reference()
-    seen = seen_responses(weights)
+    seen = compared_responses(weights)
     pi_theta = trained()
     gain = (pi_theta * ~seen).sum(-1) - (pi_ref * ~seen).sum(-1)
     exists = bool(mle_exists(weights).any())

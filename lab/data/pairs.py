@@ -102,6 +102,12 @@ def sample_pairs(
     return PreferencePairs(prompt, chosen, rejected)
 
 
+def compared_responses(weights: torch.Tensor) -> torch.Tensor:
+    """Per prompt, which responses appear in some pair (as the chosen or the rejected one).
+    Shape: weights (P, K, K) → (P, K) bool."""
+    return (weights.sum(-1) + weights.sum(-2)) > 0
+
+
 def mle_exists(weights: torch.Tensor) -> torch.Tensor:
     """Per prompt: does the Bradley–Terry maximum-likelihood reward exist (is it finite)?
 

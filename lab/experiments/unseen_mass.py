@@ -30,6 +30,7 @@ import torch
 from lab.core.dpo import total_variation
 from lab.data.batches import enumerated_preference_batch
 from lab.data.enumerated import EnumeratedWorld, enumerate_world, world_pair_weights
+from lab.data.pairs import compared_responses
 from lab.experiments import ExperimentFailed
 from lab.experiments.chosen_falls import chosen_falls_record
 from lab.training.policies import reference_policy
@@ -140,15 +141,10 @@ class UnseenMassRun:
         return record
 
 
-def seen_mask(weights: torch.Tensor) -> torch.Tensor:
-    """Which responses appear in some pair, per prompt. Shape: (P, K, K) → (P, K) bool."""
-    return (weights.sum(-1) + weights.sum(-2)) > 0
-
-
 def _graph(weights: torch.Tensor, counts_scale: int, enumerated: EnumeratedWorld):
     """The first prompt's comparison graph: nodes (with π_ref, wins, losses) and edges."""
     names, table = enumerated.response_names(), weights[0] * counts_scale
-    seen = seen_mask(weights)[0].nonzero().flatten().tolist()
+    seen = compared_responses(weights)[0].nonzero().flatten().tolist()
     nodes = [
         {
             "response": names[y],
@@ -182,7 +178,7 @@ def _train(name, pairs_from, n_pairs, seed, setup, unseen) -> tuple[RunRecord, t
         mle_exists=bool(report.mle_exists),
         distinct_pairs=report.distinct_pairs,
         unseen_mass=probs[0][unseen].sum().item(),
-        own_unseen_mass=probs[0][~seen_mask(weights)[0]].sum().item(),
+        own_unseen_mass=probs[0][~compared_responses(weights)[0]].sum().item(),
         tv=total_variation(probs, enumerated.pi_star).tolist(),
         shown=[],
         step0={key: report.step0[key] for key in METRICS},
@@ -219,7 +215,7 @@ def unseen_mass_experiment(config: UnseenMassConfig = UnseenMassConfig()) -> Uns
     setup = _setup(config)
     enumerated = setup[2]
     weights = world_pair_weights(enumerated, "reference", config.n_pairs, config.seed)
-    unseen = ~seen_mask(weights)[0]
+    unseen = ~compared_responses(weights)[0]
     failed, probs = _train("reference", "reference", config.n_pairs, config.seed, setup, unseen)
     reference_mass = enumerated.pi_ref[0][unseen].sum().item()
     if failed.unseen_mass < reference_mass + MIN_GAIN:
@@ -275,7 +271,7 @@ def _record(config, enumerated, weights, unseen, runs, policies) -> UnseenMassRu
         tables={
             "pi_ref": enumerated.pi_ref,
             "pi_star": enumerated.pi_star,
-            "seen": seen_mask(weights),
+            "seen": compared_responses(weights),
             **{run.name: probs for run, probs in zip(runs, policies, strict=True)},
         },
     )

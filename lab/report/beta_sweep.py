@@ -8,7 +8,6 @@ the sweep spans it.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import matplotlib as mpl
@@ -16,9 +15,8 @@ from matplotlib.figure import Figure
 
 from lab.core.dpo import expected_reward
 from lab.experiments.beta_sweep import DEFAULT_BETA, BetaSweep
-from lab.files import write_text_atomically
 from lab.palette import PALETTE
-from lab.report.figures import STYLE, save_figure
+from lab.report.figures import STYLE, save_figure, write_record
 
 
 def _panel(axis, sweep: BetaSweep, name: str, curve: list[float], ylabel: str) -> None:
@@ -75,7 +73,4 @@ def write_beta_sweep_files(sweep: BetaSweep, directory: Path, command: str) -> l
             f"(means over the {sweep.world.n_prompts} prompts)"
         )
         figures = save_figure(figure, directory / "figures", "beta_sweep")
-    record = {"command": command, **sweep.as_dict()}
-    json_path = directory / "beta_sweep.json"
-    write_text_atomically(json_path, json.dumps(record, indent=1, ensure_ascii=False) + "\n")
-    return [*figures, json_path]
+    return [*figures, write_record(directory, "beta_sweep", command, sweep)]

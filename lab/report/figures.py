@@ -8,6 +8,7 @@ error_vs_n      max |π_θ − π*| against the number of pairs N, log-log, ever
 
 from __future__ import annotations
 
+import json
 import math
 import textwrap
 from dataclasses import dataclass
@@ -18,7 +19,7 @@ import matplotlib as mpl
 import torch
 from matplotlib.figure import Figure  # no pyplot: no global figure state, no display needed
 
-from lab.files import written_atomically
+from lab.files import write_text_atomically, written_atomically
 from lab.palette import PALETTE
 from lab.training.runs import POPULATION_TARGET, TabularExperiment
 
@@ -67,6 +68,15 @@ class PolicyPanel:
     pi_ref: list[float]
     pi_star: list[float]
     pi_theta: list[float]
+
+
+def write_record(directory: Path, name: str, command: str, result) -> Path:
+    """An experiment's record, ``directory/name.json``: the command that made it, then
+    ``result.as_dict()``; written atomically (a reader never sees half a file)."""
+    path = directory / f"{name}.json"
+    record = {"command": command, **result.as_dict()}
+    write_text_atomically(path, json.dumps(record, indent=1, ensure_ascii=False) + "\n")
+    return path
 
 
 def likeliest_panel(

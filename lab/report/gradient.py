@@ -8,7 +8,6 @@ the other way; the largest margin, DPO against the unweighted ablation.
 
 from __future__ import annotations
 
-import json
 import math
 from pathlib import Path
 
@@ -16,9 +15,8 @@ import matplotlib as mpl
 from matplotlib.figure import Figure
 
 from lab.experiments.gradient import GradientRun
-from lab.files import write_text_atomically
 from lab.palette import PALETTE
-from lab.report.figures import STYLE, save_figure
+from lab.report.figures import STYLE, save_figure, write_record
 
 
 def _pair_colour(ranked_right: bool) -> str:
@@ -78,7 +76,4 @@ def write_gradient_files(run: GradientRun, directory: Path, command: str) -> lis
             axis.grid(True)
         figure.suptitle(f"DPO's gradient weight on {run.config.n_pairs} pairs for “{run.prompt}”")
         figures = save_figure(figure, directory / "figures", "gradient_weights")
-    record = {"command": command, **run.as_dict()}
-    json_path = directory / "gradient.json"
-    write_text_atomically(json_path, json.dumps(record, indent=1, ensure_ascii=False) + "\n")
-    return [*figures, json_path]
+    return [*figures, write_record(directory, "gradient", command, run)]

@@ -7,16 +7,14 @@ DPO solid, R-DPO (α = b) dashed; π_ref as a grey horizontal line.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import matplotlib as mpl
 from matplotlib.figure import Figure
 
 from lab.experiments.length import LengthRun
-from lab.files import write_text_atomically
 from lab.palette import PALETTE
-from lab.report.figures import STYLE, save_figure
+from lab.report.figures import STYLE, save_figure, write_record
 
 # One colour per β, in order; the first is π_θ's own blue.
 BETA_COLOURS = (PALETTE.policy, PALETTE.beta, PALETTE.partition, PALETTE.chosen, PALETTE.text)
@@ -66,7 +64,4 @@ def write_length_files(run: LengthRun, directory: Path, command: str) -> list[Pa
             "DPO on length-biased labels, σ(r₁ − r₂ + b(|y₁| − |y₂|)): the exploit, and R-DPO's fix"
         )
         figures = save_figure(figure, directory / "figures", "length")
-    record = {"command": command, **run.as_dict()}
-    json_path = directory / "length.json"
-    write_text_atomically(json_path, json.dumps(record, indent=1, ensure_ascii=False) + "\n")
-    return [*figures, json_path]
+    return [*figures, write_record(directory, "length", command, run)]

@@ -8,16 +8,14 @@ response's are summed into log π(y | x), given in the panel's title.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import matplotlib as mpl
 from matplotlib.figure import Figure
 
 from lab.experiments.logprobs import LogprobsRun
-from lab.files import write_text_atomically
 from lab.palette import PALETTE
-from lab.report.figures import STYLE, save_figure
+from lab.report.figures import STYLE, save_figure, write_record
 
 WIDTH = 0.38  # of each model's bar at a position
 
@@ -73,7 +71,4 @@ def write_logprobs_files(run: LogprobsRun, directory: Path, command: str) -> lis
             f"DPO loss {run.loss:.4f} at β = {run.beta:g}"
         )
         figures = save_figure(figure, directory / "figures", "logprobs_tokens")
-    record = {"command": command, **run.as_dict()}
-    json_path = directory / "logprobs.json"
-    write_text_atomically(json_path, json.dumps(record, indent=1, ensure_ascii=False) + "\n")
-    return [*figures, json_path]
+    return [*figures, write_record(directory, "logprobs", command, run)]

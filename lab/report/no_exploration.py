@@ -8,7 +8,6 @@ the best response y⁺ marked "in no pair". Right: the online method's π(y⁺) 
 
 from __future__ import annotations
 
-import json
 import textwrap
 from pathlib import Path
 
@@ -16,9 +15,8 @@ import matplotlib as mpl
 from matplotlib.figure import Figure
 
 from lab.experiments.no_exploration import NoExploration
-from lab.files import write_text_atomically
 from lab.palette import PALETTE
-from lab.report.figures import STYLE, save_figure
+from lab.report.figures import STYLE, save_figure, write_record
 
 
 def _series(run: NoExploration) -> tuple[tuple[list[float], str, str], ...]:
@@ -86,7 +84,4 @@ def write_no_exploration_files(run: NoExploration, directory: Path, command: str
             f"raise it, an online method with the reward can (β = {run.config.beta:g})"
         )
         figures = save_figure(figure, directory / "figures", "no_exploration")
-    record = {"command": command, **run.as_dict()}
-    json_path = directory / "no_exploration.json"
-    write_text_atomically(json_path, json.dumps(record, indent=1, ensure_ascii=False) + "\n")
-    return [*figures, json_path]
+    return [*figures, write_record(directory, "no_exploration", command, run)]

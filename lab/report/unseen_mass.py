@@ -8,7 +8,6 @@ the mass on the responses in no pair under π_ref, π* and each trained π_θ, w
 
 from __future__ import annotations
 
-import json
 import math
 from pathlib import Path
 
@@ -17,9 +16,8 @@ from matplotlib.figure import Figure
 from matplotlib.patches import Circle, FancyArrowPatch
 
 from lab.experiments.unseen_mass import UnseenMassRun
-from lab.files import write_text_atomically
 from lab.palette import PALETTE
-from lab.report.figures import STYLE, save_figure
+from lab.report.figures import STYLE, save_figure, write_record
 
 RADIUS = 1.0  # of the circle the compared responses sit on
 NODE = 0.075  # a node's radius
@@ -126,7 +124,4 @@ def write_unseen_mass_files(run: UnseenMassRun, directory: Path, command: str) -
             "mass onto responses no pair compared"
         )
         figures = save_figure(figure, directory / "figures", "unseen_mass")
-    record = {"command": command, **run.as_dict()}
-    json_path = directory / "unseen_mass.json"
-    write_text_atomically(json_path, json.dumps(record, indent=1, ensure_ascii=False) + "\n")
-    return [*figures, json_path]
+    return [*figures, write_record(directory, "unseen_mass", command, run)]

@@ -8,16 +8,14 @@ critic, no concept of the lecture) hollow, hatched in the muted grey.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import matplotlib as mpl
 from matplotlib.figure import Figure
 
 from lab.experiments.why_dpo import Backbone, WhyDpoCounts
-from lab.files import write_text_atomically
 from lab.palette import PALETTE
-from lab.report.figures import STYLE, save_figure
+from lab.report.figures import STYLE, save_figure, write_record
 
 ROLE_COLOURS = {
     "policy": PALETTE.policy,
@@ -71,7 +69,4 @@ def write_why_dpo_files(result: WhyDpoCounts, directory: Path, command: str) -> 
         figure.legend(loc="outside right center")
         figure.suptitle("Models in memory while training: RLHF (PPO) against DPO")
         figures = save_figure(figure, directory / "figures", "why_dpo_memory")
-    record = {"command": command, **result.as_dict()}
-    json_path = directory / "why_dpo.json"
-    write_text_atomically(json_path, json.dumps(record, indent=1, ensure_ascii=False) + "\n")
-    return [*figures, json_path]
+    return [*figures, write_record(directory, "why_dpo", command, result)]
