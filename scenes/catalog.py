@@ -16,6 +16,9 @@ import argparse
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+# The maths a title may hold, as plain text.
+PLAIN_SYMBOLS = {r"\beta": "β", r"\pi": "π", r"\theta": "θ", r"\sigma": "σ"}
+
 
 @dataclass(frozen=True)
 class Clip:
@@ -36,8 +39,12 @@ class Clip:
 
     @property
     def plain_title(self) -> str:
-        """The title without TeX markup: section names, the manifest."""
-        return self.title.replace("--", "–").replace("$", "")
+        """The title without TeX markup, as captions, chapters and the voice have it: section
+        names, the manifest ("$\\beta$ in practice" → "β in practice")."""
+        plain = self.title.replace("--", "–").replace("$", "")
+        for command, letter in PLAIN_SYMBOLS.items():
+            plain = plain.replace(command, letter)
+        return plain
 
     @property
     def chapter(self) -> int | None:

@@ -112,7 +112,7 @@ def beta_sweep(scene: ClaimScene) -> None:
     record = limits_data.record("beta_sweep")
     summary = record["summary"]
     scene.narrate(
-        "First, β. The objective trades reward against distance from π_ref, and a trainer "
+        "Start with β. The objective trades reward against distance from π_ref, and a trainer "
         "must pick β. We trained DPO at {count} values of β, on the same {pairs} pairs.",
         count=quantities.COUNT(len(record["betas"])),
         pairs=quantities.COUNT(record["n_pairs"]),

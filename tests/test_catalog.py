@@ -8,7 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from scenes.catalog import CLIPS, LECTURE, lecture_clips
+from scenes.catalog import CLIPS, LECTURE, find_clip, lecture_clips
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -143,3 +143,12 @@ def test_every_claim_of_the_chapters_beyond_the_steps_is_shown_by_a_clip() -> No
     beyond = [claim.id for claim in all_claims() if claim.step in (0, 6, 7, 8)]
     assert len(beyond) >= 13
     assert [claim_id for claim_id in beyond if claim_id not in shown] == []
+
+
+def test_plain_titles_hold_no_tex() -> None:
+    """Captions, chapter names and the voice take a clip's plain title: no TeX may be left in it
+    ("Next, \\beta in practice" would be read out as a backslash)."""
+    for clip in CLIPS:
+        assert not set(clip.plain_title) & set("\\$^_{}"), (clip.name, clip.plain_title)
+    limits = find_clip("limits")
+    assert limits.plain_title == "β in practice and where DPO breaks"
