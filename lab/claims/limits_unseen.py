@@ -133,11 +133,11 @@ def _check_unseen_mass(reading: Node, trained) -> Evidence:
     gain = (pi_theta * ~seen).sum(-1) - (pi_ref * ~seen).sum(-1)
     exists = bool(mle_exists(weights).any())
     lab = Evidence(
-        {
+        {  # the first is the headline the course page shows
+            "unseen_mass_gain_min": gain.min().item(),
             "mle_exists": float(exists),
             "unseen_responses_min": float((~seen).sum(-1).min()),
             "unseen_mass_pi_ref_max": (pi_ref * ~seen).sum(-1).max().item(),
-            "unseen_mass_gain_min": gain.min().item(),
         },
         0.0,
         not exists,
