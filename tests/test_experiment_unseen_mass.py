@@ -87,8 +87,9 @@ def test_the_command_writes_its_record_and_figure(run, tmp_path, capsys, monkeyp
     assert [r["name"] for r in record["runs"]] == ["reference", "uniform", "more", "population"]
     assert len(record["shown"]) == len(record["pi_ref"]) == len(record["runs"][0]["shown"]) == 8
     assert "tables" not in record
-    for suffix in ("png", "svg"):
-        assert (tmp_path / "figures" / f"unseen_mass.{suffix}").stat().st_size > 10_000
+    for name in ("unseen_mass", "chosen_falls"):
+        for suffix in ("png", "svg"):
+            assert (tmp_path / "figures" / f"{name}.{suffix}").stat().st_size > 10_000
     assert "unseen_mass_pi_theta" in capsys.readouterr().out
 
 

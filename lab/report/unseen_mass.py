@@ -1,9 +1,12 @@
-"""The unseen-mass experiment as files: unseen_mass.json and figures/unseen_mass.{png,svg}.
+"""The unseen-mass experiment as files: unseen_mass.json, figures/unseen_mass.{png,svg} and
+figures/chosen_falls.{png,svg}.
 
 Left: the first prompt's comparison graph in the run on N pairs from π_ref — each compared
 response a node on a circle, each distinct labelled pair an arrow from winner to loser, as wide
 as its count; the unseen response π_θ gained most on drawn apart, dashed, "in no pair". Right:
 the mass on the responses in no pair under π_ref, π* and each trained π_θ, with TV(π_θ, π*).
+The second figure: the chosen responses' log-prob and both implicit rewards before and after
+DPO, for the transformer's runs and the tabular population run (the record's ``chosen_falls``).
 """
 
 from __future__ import annotations
@@ -110,8 +113,69 @@ def _bars(axis, run: UnseenMassRun) -> None:
     )
 
 
+CHOSEN_RUNS = (  # (where in chosen_falls, the run's name on the figure)
+    (("transformer", "population"), "transformer,\npopulation"),
+    (("transformer", "reference"), "transformer,\nN pairs from π_ref"),
+    (("tabular",), "table,\npopulation"),
+)
+
+
+def _chosen_runs(run: UnseenMassRun) -> list[tuple[str, dict, dict]]:
+    """(label, TRL's metrics at step 0, after) of each run in ``CHOSEN_RUNS``."""
+    found = []
+    for path, label in CHOSEN_RUNS:
+        entry = run.chosen_falls
+        for key in path:
+            entry = entry[key]
+        found.append((label, entry["step0"], entry["metrics"]))
+    return found
+
+
+def plot_chosen_falls(run: UnseenMassRun, directory: Path) -> list[Path]:
+    """Left: log π_θ(y_w) on average, before and after. Right: r̂_w, r̂_l and their margin after
+    (all 0 before): both fall, the margin opens."""
+    runs = _chosen_runs(run)
+    with mpl.rc_context(STYLE):
+        figure = Figure(figsize=(13, 4.6), layout="constrained")
+        left, right = figure.subplots(1, 2)
+        positions = range(len(runs))
+        for offset, (moment, colour, name) in enumerate(
+            ((1, PALETTE.reference, "before (π_θ = π_ref)"), (2, PALETTE.policy, "after DPO"))
+        ):
+            values = [entry[moment]["logps/chosen"] for entry in runs]
+            left.bar([p + 0.2 * (2 * offset - 1) for p in positions], values, 0.4,
+                     color=colour, label=name)  # fmt: skip
+        left.set_ylabel("logps/chosen: mean log π(y_w | x)")
+        left.set_title("the chosen responses' own log-prob falls", fontsize=10)
+        for offset, (key, colour, name) in enumerate(
+            (
+                ("rewards/chosen", PALETTE.chosen, "r̂(y_w) after"),
+                ("rewards/rejected", PALETTE.rejected, "r̂(y_l) after"),
+            )
+        ):
+            values = [entry[2][key] for entry in runs]
+            right.bar([p + 0.2 * (2 * offset - 1) for p in positions], values, 0.4,
+                      color=colour, label=name)  # fmt: skip
+        lowest = min(min(e[2]["rewards/chosen"], e[2]["rewards/rejected"]) for e in runs)
+        for position, entry in zip(positions, runs, strict=True):
+            below = min(entry[2]["rewards/chosen"], entry[2]["rewards/rejected"]) - 0.05
+            margin = f"margin {entry[2]['rewards/margins']:+.2f}"
+            right.text(position, below, margin, ha="center", va="top", color=PALETTE.text)
+        right.set_ylim(lowest * 1.15 - 0.1, 0.1)
+        right.axhline(0, color=PALETTE.muted, linewidth=1)
+        right.set_ylabel("implicit reward β log π_θ/π_ref (0 before)")
+        right.set_title("while the margin r̂(y_w) − r̂(y_l) opens", fontsize=10)
+        for axis, corner in ((left, "lower center"), (right, "lower right")):
+            axis.set_xticks(list(positions), [label for label, _, _ in runs], fontsize=8)
+            axis.grid(True, axis="y")
+            axis.legend(loc=corner)
+        figure.suptitle("DPO's loss sees only the difference of the two log-ratios")
+        return save_figure(figure, directory / "figures", "chosen_falls")
+
+
 def write_unseen_mass_files(run: UnseenMassRun, directory: Path, command: str) -> list[Path]:
-    """unseen_mass.json and figures/unseen_mass.{png,svg} under ``directory``."""
+    """unseen_mass.json, figures/unseen_mass.{png,svg} and figures/chosen_falls.{png,svg} under
+    ``directory``."""
     directory = Path(directory)
     with mpl.rc_context(STYLE):
         figure = Figure(figsize=(15, 5.6), layout="constrained")
@@ -124,4 +188,5 @@ def write_unseen_mass_files(run: UnseenMassRun, directory: Path, command: str) -
             "mass onto responses no pair compared"
         )
         figures = save_figure(figure, directory / "figures", "unseen_mass")
+    figures += plot_chosen_falls(run, directory)
     return [*figures, write_record(directory, "unseen_mass", command, run)]
